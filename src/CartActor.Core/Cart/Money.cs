@@ -1,0 +1,23 @@
+namespace CartActor.Cart;
+
+/// <summary>VAT arithmetic in integer minor units. No floating point anywhere near money.</summary>
+public static class Money
+{
+    /// <summary>
+    /// The VAT contained in a VAT-inclusive amount: amount x rate / (10000 + rate), rounded half away from zero.
+    /// </summary>
+    public static long IncludedTax(long amount, int taxRateBasisPoints)
+    {
+        if (taxRateBasisPoints == 0 || amount == 0)
+        {
+            return 0;
+        }
+
+        Int128 numerator = (Int128)amount * taxRateBasisPoints;
+        Int128 denominator = 10_000 + taxRateBasisPoints;
+        Int128 magnitude = Int128.Abs(numerator);
+        // Half away from zero: (2|n| + d) / 2d, then restore the sign.
+        var rounded = (long)((2 * magnitude + denominator) / (2 * denominator));
+        return numerator < 0 ? -rounded : rounded;
+    }
+}

@@ -1,0 +1,23 @@
+namespace CartActor.Cart;
+
+/// <summary>What one mutation did to a cart. A failed mutation left the cart exactly as it was.</summary>
+public readonly struct MutationOutcome
+{
+    public static readonly MutationOutcome Changed = new(true, null);
+    public static readonly MutationOutcome Unchanged = new(false, null);
+
+    private MutationOutcome(bool changed, string? error)
+    {
+        IsChanged = changed;
+        Error = error;
+    }
+
+    public bool IsChanged { get; }
+
+    /// <summary>A clear, specific reason, set only when the mutation was refused.</summary>
+    public string? Error { get; }
+
+    public bool IsFailed => Error is not null;
+
+    public static MutationOutcome Fail(string error) => new(false, error);
+}

@@ -1,0 +1,86 @@
+using CartActor.Cart.Handlers;
+using CartActor.Cart.Messages;
+using Google.Protobuf.WellKnownTypes;
+
+namespace CartActor.Cart;
+
+/// <summary>
+/// The one place that maps a mutation's type to its handler. A new mutation is one message in cart.proto
+/// plus one handler added here. Immutable after construction, shared by every shard.
+/// </summary>
+public sealed class MutationRegistry
+{
+    private readonly Dictionary<string, MutationHandler> _byFullName;
+    private readonly Dictionary<string, MutationHandler>.AlternateLookup<ReadOnlySpan<char>> _byFullNameSpan;
+
+    public MutationRegistry(IEnumerable<MutationHandler> handlers)
+    {
+        _byFullName = new Dictionary<string, MutationHandler>(StringComparer.Ordinal);
+        foreach (var handler in handlers)
+        {
+            _byFullName.Add(handler.Descriptor.FullName, handler);
+        }
+
+        _byFullNameSpan = _byFullName.GetAlternateLookup<ReadOnlySpan<char>>();
+    }
+
+    public static MutationRegistry Default { get; } = new(
+    [
+        new AddItemHandler(),
+        new RemoveItemHandler(),
+        new ChangeQuantityHandler(),
+        new ClearCartHandler(),
+        new SetDeliveryHandler(),
+        new RemoveDeliveryHandler(),
+        new AddVoucherHandler(),
+        new RemoveVoucherHandler(),
+        new BeginCheckoutHandler(),
+        new CompleteOrderHandler(),
+    ]);
+
+    public IEnumerable<MutationHandler> Handlers => _byFullName.Values;
+
+    /// <summary>Finds the handler for a type URL of any prefix ("type.googleapis.com/cart_messages.AddItem").</summary>
+    public bool TryGetHandler(string typeUrl, out MutationHandler handler)
+    {
+        var slash = typeUrl.LastIndexOf('/');
+        return _byFullNameSpan.TryGetValue(typeUrl.AsSpan(slash + 1), out handler!);
+    }
+
+    /// <summary>
+    /// Applies one mutation under the cart-wide rules: an ORDERED cart refuses everything, an unknown type
+    /// is refused by name, and a changing item/delivery/voucher mutation reopens a cart in CHECKOUT.
+    /// </summary>
+    public MutationOutcome Apply(CartModel cart, Any mutation, out string typeName)
+    {
+        var typeUrl = mutation.TypeUrl;
+        if (!TryGetHandler(typeUrl, out var handler))
+        {
+            typeName = ShortName(typeUrl);
+            return MutationOutcome.Fail(typeUrl.Length == 0
+                ? "mutation has an empty type_url"
+                : $"unknown mutation type '{typeUrl}'");
+        }
+
+        typeName = handler.Name;
+        if (cart.State.Status == CartStatus.Ordered)
+        {
+            return MutationOutcome.Fail($"{handler.Name}: the cart is ORDERED and accepts no further changes");
+        }
+
+        var outcome = handler.Apply(cart, mutation);
+        if (outcome.IsChanged && handler.ReopensCheckout && cart.State.Status == CartStatus.Checkout)
+        {
+            cart.State.Status = CartStatus.Open;
+        }
+
+        return outcome;
+    }
+
+    private static string ShortName(string typeUrl)
+    {
+        var start = typeUrl.LastIndexOf('/') + 1;
+        var dot = typeUrl.LastIndexOf('.');
+        return dot >= start ? typeUrl[(dot + 1)..] : typeUrl[start..];
+    }
+}

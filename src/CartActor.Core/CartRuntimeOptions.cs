@@ -1,0 +1,51 @@
+namespace CartActor;
+
+/// <summary>Settings of the in-process cart runtime. Defaults suit one node on a small machine.</summary>
+public sealed class CartRuntimeOptions
+{
+    /// <summary>Mailbox shards; a cart belongs to one by its hash. Default: 4 x processor count.</summary>
+    public int ShardCount { get; set; } = Environment.ProcessorCount * 4;
+
+    /// <summary>Work items a busy shard may queue before it refuses new ones as overloaded.</summary>
+    public int MaxQueueDepthPerShard { get; set; } = 1024;
+
+    /// <summary>Queued items one shard runs in a row before it yields its thread.</summary>
+    public int ShardWorkBudget { get; set; } = 64;
+
+    /// <summary>A cart untouched for this long is evicted from memory.</summary>
+    public TimeSpan IdleTtl { get; set; } = TimeSpan.FromMinutes(30);
+
+    /// <summary>How often idle carts are looked for.</summary>
+    public TimeSpan SweepInterval { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Live carts on this node; above it the least recently used cart of the shard is evicted.</summary>
+    public int MaxActiveCarts { get; set; } = 1_000_000;
+
+    /// <summary>Mutations accepted in one Apply.</summary>
+    public int MaxMutationsPerApply { get; set; } = 128;
+
+    /// <summary>Idempotency keys remembered per cart.</summary>
+    public int IdempotencyWindow { get; set; } = 128;
+
+    /// <summary>Longest idempotency key accepted.</summary>
+    public int MaxIdempotencyKeyLength { get; set; } = 128;
+
+    /// <summary>Currency of new carts (ISO 4217).</summary>
+    public string Currency { get; set; } = "EUR";
+
+    /// <summary>Returns the first problem with these settings, naming the setting, or null.</summary>
+    public string? Validate()
+    {
+        if (ShardCount is < 1 or > 4096) return $"ShardCount must be 1..4096 (was {ShardCount})";
+        if (MaxQueueDepthPerShard is < 1 or > 1_000_000) return $"MaxQueueDepthPerShard must be 1..1000000 (was {MaxQueueDepthPerShard})";
+        if (ShardWorkBudget < 1) return $"ShardWorkBudget must be at least 1 (was {ShardWorkBudget})";
+        if (IdleTtl <= TimeSpan.Zero) return $"IdleTtl must be positive (was {IdleTtl})";
+        if (SweepInterval <= TimeSpan.Zero) return $"SweepInterval must be positive (was {SweepInterval})";
+        if (MaxActiveCarts < 1) return $"MaxActiveCarts must be at least 1 (was {MaxActiveCarts})";
+        if (MaxMutationsPerApply < 1) return $"MaxMutationsPerApply must be at least 1 (was {MaxMutationsPerApply})";
+        if (IdempotencyWindow is < 1 or > 10_000) return $"IdempotencyWindow must be 1..10000 (was {IdempotencyWindow})";
+        if (MaxIdempotencyKeyLength < 1) return $"MaxIdempotencyKeyLength must be at least 1 (was {MaxIdempotencyKeyLength})";
+        if (string.IsNullOrWhiteSpace(Currency)) return "Currency must not be empty";
+        return null;
+    }
+}

@@ -1,0 +1,54 @@
+using System.Diagnostics.Metrics;
+
+namespace CartActor.Diagnostics;
+
+/// <summary>
+/// The runtime's instruments (meter "CartActor"). Recording is lock-free and allocation-free: tags are
+/// interned strings passed as single KeyValuePairs.
+/// </summary>
+public sealed class CartMetrics : IDisposable
+{
+    public const string MeterName = "CartActor";
+
+    private readonly Meter _meter;
+    private readonly Counter<long> _applied;
+    private readonly Counter<long> _failed;
+    private readonly Counter<long> _evictions;
+    private readonly Counter<long> _rejections;
+
+    public CartMetrics(IMeterFactory? factory = null)
+    {
+        _meter = factory?.Create(MeterName) ?? new Meter(MeterName);
+        _applied = _meter.CreateCounter<long>("cart_mutations_applied", description: "Mutations applied, by type.");
+        _failed = _meter.CreateCounter<long>("cart_mutations_failed", description: "Mutations refused, by type.");
+        _evictions = _meter.CreateCounter<long>("cart_evictions", description: "Carts evicted from memory, by reason.");
+        _rejections = _meter.CreateCounter<long>("cart_rejections", description: "Requests refused because a shard queue was full.");
+    }
+
+    public Meter Meter => _meter;
+
+    public void MutationApplied(string type) => _applied.Add(1, new KeyValuePair<string, object?>("type", type));
+
+    public void MutationFailed(string type) => _failed.Add(1, new KeyValuePair<string, object?>("type", type));
+
+    public void Evicted(EvictionReason reason) => _evictions.Add(1, new KeyValuePair<string, object?>("reason", ReasonTag(reason)));
+
+    public void Rejected() => _rejections.Add(1);
+
+    /// <summary>Gauges read from the runtime when a collector asks.</summary>
+    internal void Observe(Func<long> activeCarts, Func<long> queueDepth)
+    {
+        _meter.CreateObservableGauge("cart_active", activeCarts, description: "Carts live in memory.");
+        _meter.CreateObservableGauge("cart_shard_queue_depth", queueDepth, description: "Work items queued over all shards.");
+    }
+
+    public void Dispose() => _meter.Dispose();
+
+    private static string ReasonTag(EvictionReason reason) => reason switch
+    {
+        EvictionReason.IdleTtl => "idle_ttl",
+        EvictionReason.Capacity => "capacity",
+        EvictionReason.Shutdown => "shutdown",
+        _ => "handoff",
+    };
+}

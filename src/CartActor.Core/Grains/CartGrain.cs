@@ -1,0 +1,157 @@
+using CartActor.Cart;
+using CartActor.Cart.Messages;
+using CartActor.ControlPlane;
+using CartActor.Packing;
+using Google.Protobuf;
+using Google.Protobuf.WellKnownTypes;
+
+namespace CartActor.Grains;
+
+/// <summary>
+/// One live cart. Its model, idempotency window and LRU links are touched only by the cart's mailbox shard
+/// (single writer). Any thread may lease the current packed state through <see cref="TryLease"/> and stamp
+/// <see cref="LastAccess"/>; both are lock-free.
+/// </summary>
+public sealed class CartGrain
+{
+    private readonly CartModel _model;
+    private PackedState _current;
+    private bool _retired;
+    private long _lastAccess;
+
+    internal CartGrain(CartModel model, long now)
+    {
+        _model = model;
+        _current = PackedState.Pack(model.State);
+        _lastAccess = now;
+        LruStamp = now;
+    }
+
+    public ulong Id => _model.State.Id;
+
+    public ulong Version => _model.State.Version;
+
+    /// <summary>Timestamp (TimeProvider ticks) of the last Apply or Get; readers write it without the shard.</summary>
+    public long LastAccess => Volatile.Read(ref _lastAccess);
+
+    // LRU links and the stamp of the last reordering: shard-only.
+    internal CartGrain? LruPrevious;
+    internal CartGrain? LruNext;
+    internal long LruStamp;
+
+    internal void Touch(long now) => Volatile.Write(ref _lastAccess, now);
+
+    /// <summary>Leases the current packed state; false once the grain has been evicted.</summary>
+    public bool TryLease(out CartStateLease lease)
+    {
+        while (true)
+        {
+            var packed = Volatile.Read(ref _current);
+            if (packed.TryAcquire())
+            {
+                lease = new CartStateLease(packed);
+                return true;
+            }
+
+            if (Volatile.Read(ref _retired))
+            {
+                lease = default;
+                return false;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Applies a batch in order. Failed mutations leave the cart untouched and are reported; the rest still
+    /// apply. The state is re-packed once per batch, and only when something changed.
+    /// </summary>
+    internal ApplyOutcome Apply(IReadOnlyList<Any> mutations, string? idempotencyKey, CartRuntimeContext context)
+    {
+        if (idempotencyKey is not null && TryReplay(idempotencyKey, out var replay))
+        {
+            return new ApplyOutcome(replay, null);
+        }
+
+        var result = new ApplyResult();
+        var changed = 0u;
+        for (var i = 0; i < mutations.Count; i++)
+        {
+            var mutation = mutations[i];
+            var outcome = context.Registry.Apply(_model, mutation, out var typeName);
+            var entry = new MutationResult { Type = typeName, Message = mutation };
+            if (outcome.IsFailed)
+            {
+                entry.Error = outcome.Error;
+                context.Metrics.MutationFailed(typeName);
+            }
+            else
+            {
+                if (outcome.IsChanged)
+                {
+                    changed++;
+                }
+
+                context.Metrics.MutationApplied(typeName);
+            }
+
+            result.Mutations.Add(entry);
+        }
+
+        if (changed > 0)
+        {
+            var state = _model.State;
+            state.Version += changed;
+            state.UpdatedAtUnixMs = context.Time.GetUtcNow().ToUnixTimeMilliseconds();
+            _model.RecomputeTotals();
+            var previous = _current;
+            Volatile.Write(ref _current, PackedState.Pack(state));
+            previous.Release();
+        }
+
+        var packed = _current;
+        packed.TryAcquire();
+        result.State = packed.Any;
+        if (idempotencyKey is not null)
+        {
+            Remember(idempotencyKey, result, context.Options.IdempotencyWindow);
+        }
+
+        return new ApplyOutcome(result, packed);
+    }
+
+    /// <summary>A deep copy of everything the cart owns, for persistence and handoff.</summary>
+    public CartRecord ExportRecord() => _model.Record.Clone();
+
+    /// <summary>Drops the grain's reference to its packed state; leases already taken stay valid.</summary>
+    internal void Retire()
+    {
+        Volatile.Write(ref _retired, true);
+        _current.Release();
+    }
+
+    private bool TryReplay(string key, out ApplyResult result)
+    {
+        foreach (var entry in _model.Record.Idempotency)
+        {
+            if (string.Equals(entry.Key, key, StringComparison.Ordinal))
+            {
+                result = ApplyResult.Parser.ParseFrom(entry.Result);
+                return true;
+            }
+        }
+
+        result = null!;
+        return false;
+    }
+
+    private void Remember(string key, ApplyResult result, int window)
+    {
+        var entries = _model.Record.Idempotency;
+        if (entries.Count >= window)
+        {
+            entries.RemoveAt(0);
+        }
+
+        entries.Add(new IdempotencyEntry { Key = key, Result = result.ToByteString() });
+    }
+}

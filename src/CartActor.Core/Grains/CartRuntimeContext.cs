@@ -1,0 +1,19 @@
+using CartActor.Cart;
+using CartActor.Diagnostics;
+
+namespace CartActor.Grains;
+
+/// <summary>What every shard and grain of one runtime shares. Immutable.</summary>
+internal sealed class CartRuntimeContext(
+    CartRuntimeOptions options,
+    MutationRegistry registry,
+    TimeProvider time,
+    CartMetrics metrics,
+    ICartLifecycleObserver? observer)
+{
+    public CartRuntimeOptions Options { get; } = options;
+    public MutationRegistry Registry { get; } = registry;
+    public TimeProvider Time { get; } = time;
+    public CartMetrics Metrics { get; } = metrics;
+    public ICartLifecycleObserver? Observer { get; } = observer;
+}

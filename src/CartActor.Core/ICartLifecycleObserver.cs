@@ -1,0 +1,23 @@
+using CartActor.Cart.Messages;
+
+namespace CartActor;
+
+public enum EvictionReason
+{
+    IdleTtl,
+    Capacity,
+    Shutdown,
+    Handoff,
+}
+
+/// <summary>
+/// Told when a cart becomes live on this node and when it leaves memory. Called on the cart's shard,
+/// between two batches: keep it short and never block (queue slow work elsewhere).
+/// </summary>
+public interface ICartLifecycleObserver
+{
+    void OnActivated(ulong cartId);
+
+    /// <summary><paramref name="record"/> is the cart's final state and idempotency window, owned by the callee.</summary>
+    void OnEvicted(ulong cartId, CartRecord record, EvictionReason reason);
+}

@@ -1,0 +1,96 @@
+using System.Threading.Tasks.Sources;
+using CartActor.Grains;
+using CartActor.Packing;
+using Google.Protobuf.WellKnownTypes;
+using Microsoft.Extensions.ObjectPool;
+
+namespace CartActor.Mailboxes;
+
+/// <summary>One queued unit of work for a shard. Runs on the shard, between other items, never concurrently.</summary>
+internal abstract class ShardWork
+{
+    public abstract void Execute(MailboxShard shard);
+}
+
+/// <summary>
+/// A queued Apply. Pooled and awaited through a reusable <see cref="IValueTaskSource{T}"/>, so queueing
+/// behind a busy shard allocates nothing of its own. Continuations run asynchronously: the shard never
+/// runs a caller's code while it holds the shard.
+/// </summary>
+internal sealed class ApplyWork : ShardWork, IValueTaskSource<ApplyOutcome>
+{
+    private ManualResetValueTaskSourceCore<ApplyOutcome> _source = new() { RunContinuationsAsynchronously = true };
+    private ObjectPool<ApplyWork>? _pool;
+    private ulong _cartId;
+    private IReadOnlyList<Any>? _mutations;
+    private string? _idempotencyKey;
+
+    public short Version => _source.Version;
+
+    public void Initialize(ObjectPool<ApplyWork> pool, ulong cartId, IReadOnlyList<Any> mutations, string? idempotencyKey)
+    {
+        _pool = pool;
+        _cartId = cartId;
+        _mutations = mutations;
+        _idempotencyKey = idempotencyKey;
+    }
+
+    public override void Execute(MailboxShard shard)
+    {
+        try
+        {
+            _source.SetResult(shard.ApplyNow(_cartId, _mutations!, _idempotencyKey));
+        }
+        catch (Exception ex)
+        {
+            _source.SetException(ex);
+        }
+    }
+
+    public ApplyOutcome GetResult(short token)
+    {
+        try
+        {
+            return _source.GetResult(token);
+        }
+        finally
+        {
+            _mutations = null;
+            _idempotencyKey = null;
+            _source.Reset();
+            _pool?.Return(this);
+        }
+    }
+
+    public ValueTaskSourceStatus GetStatus(short token) => _source.GetStatus(token);
+
+    public void OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
+        _source.OnCompleted(continuation, state, token, flags);
+
+    internal sealed class Policy : PooledObjectPolicy<ApplyWork>
+    {
+        public override ApplyWork Create() => new();
+
+        public override bool Return(ApplyWork obj) => true;
+    }
+}
+
+/// <summary>Rare work (sweeps, exports, shutdown) that may allocate: a delegate and a task.</summary>
+internal sealed class CallbackWork<T>(Func<MailboxShard, T> callback) : ShardWork
+{
+    private readonly TaskCompletionSource<T> _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    public Task<T> Task => _completion.Task;
+
+    public override void Execute(MailboxShard shard)
+    {
+        try
+        {
+            _completion.SetResult(callback(shard));
+        }
+        catch (Exception ex)
+        {
+            _completion.SetException(ex);
+        }
+    }
+}
