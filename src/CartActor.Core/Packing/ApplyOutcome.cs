@@ -22,4 +22,7 @@ public readonly struct ApplyOutcome : IDisposable
     public bool IsReplay => _state is null;
 
     public void Dispose() => _state?.Release();
+
+    /// <summary>The state reference as an <see cref="IDisposable"/> (dispose exactly once), for APIs that dispose later.</summary>
+    public IDisposable? AsDisposable() => _state;
 }

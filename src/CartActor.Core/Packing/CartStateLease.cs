@@ -20,4 +20,7 @@ public readonly struct CartStateLease : IDisposable
     public ulong Version => _packed?.Version ?? 0;
 
     public void Dispose() => _packed?.Release();
+
+    /// <summary>The reference as an <see cref="IDisposable"/> (dispose exactly once), for APIs that dispose later.</summary>
+    public IDisposable? AsDisposable() => _packed;
 }

@@ -12,7 +12,7 @@ namespace CartActor.Packing;
 /// written. The buffer goes back to the pool only when the last reference is released, so a reply being
 /// serialised never reads a buffer that a newer version reuses.
 /// </summary>
-public sealed class PackedState
+public sealed class PackedState : IDisposable
 {
     public const string CartStateTypeUrl = "type.googleapis.com/cart_messages.CartState";
 
@@ -66,6 +66,12 @@ public sealed class PackedState
 
         return false;
     }
+
+    /// <summary>
+    /// Releases one reference. Dispose is the same call, so a lease can be handed to APIs that dispose
+    /// (HttpResponse.RegisterForDispose) without a wrapper allocation: register it exactly once per reference.
+    /// </summary>
+    void IDisposable.Dispose() => Release();
 
     public void Release()
     {

@@ -1,0 +1,22 @@
+using Microsoft.Extensions.Logging;
+
+namespace CartActor.Node.Diagnostics;
+
+/// <summary>Every log line the node writes, source generated. Nothing here runs per successful request.</summary>
+internal static partial class NodeLog
+{
+    [LoggerMessage(1, LogLevel.Information, "CartActor node {Host} serving gRPC on {GrpcEndpoint}, HTTP on {HttpEndpoint}; shards={Shards} idleTtl={IdleTtl} maxCarts={MaxCarts} maxMessage={MaxMessageSize}B seeds=[{Seeds}]")]
+    public static partial void Started(ILogger logger, string host, string grpcEndpoint, string httpEndpoint, int shards, TimeSpan idleTtl, int maxCarts, int maxMessageSize, string seeds);
+
+    [LoggerMessage(2, LogLevel.Error, "Unexpected failure in {Rpc}; answered INTERNAL")]
+    public static partial void UnexpectedFailure(ILogger logger, string rpc, Exception exception);
+
+    [LoggerMessage(3, LogLevel.Information, "Draining: readiness off, in-flight calls finishing")]
+    public static partial void Draining(ILogger logger);
+
+    [LoggerMessage(4, LogLevel.Information, "Stopped: {Evicted} carts evicted with their callbacks run")]
+    public static partial void Stopped(ILogger logger, int evicted);
+
+    [LoggerMessage(5, LogLevel.Information, "Peer {Host} announced it is closing")]
+    public static partial void PeerClosing(ILogger logger, string host);
+}

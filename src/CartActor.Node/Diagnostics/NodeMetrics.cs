@@ -1,0 +1,46 @@
+using System.Collections.Frozen;
+using System.Diagnostics.Metrics;
+using Grpc.Core;
+
+namespace CartActor.Node.Diagnostics;
+
+/// <summary>Per-RPC request count and latency, tagged by method and status (meter "CartActor.Node").</summary>
+public sealed class NodeMetrics : IDisposable
+{
+    public const string MeterName = "CartActor.Node";
+
+    private static readonly string[] StatusNames = Enum.GetValues<StatusCode>().Select(s => s.ToString()).ToArray();
+
+    private readonly Meter _meter;
+    private readonly Counter<long> _requests;
+    private readonly Histogram<double> _duration;
+    private readonly FrozenDictionary<string, string> _shortNames;
+
+    public NodeMetrics(IMeterFactory factory)
+    {
+        _meter = factory.Create(MeterName);
+        _requests = _meter.CreateCounter<long>("grpc_requests", description: "gRPC requests served, by method and status.");
+        _duration = _meter.CreateHistogram<double>(
+            "grpc_request_duration_seconds",
+            unit: "s",
+            description: "gRPC request latency, by method and status.",
+            advice: new InstrumentAdvice<double>
+            {
+                HistogramBucketBoundaries = [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+            });
+        _shortNames = ControlPlane.ControlPlane.Descriptor.Methods
+            .ToFrozenDictionary(m => $"/{ControlPlane.ControlPlane.Descriptor.FullName}/{m.Name}", m => m.Name, StringComparer.Ordinal);
+    }
+
+    public void Record(string method, StatusCode status, TimeSpan elapsed)
+    {
+        var rpc = _shortNames.TryGetValue(method, out var name) ? name : "other";
+        var statusName = (int)status < StatusNames.Length ? StatusNames[(int)status] : "Unknown";
+        var rpcTag = new KeyValuePair<string, object?>("rpc", rpc);
+        var statusTag = new KeyValuePair<string, object?>("status", statusName);
+        _requests.Add(1, rpcTag, statusTag);
+        _duration.Record(elapsed.TotalSeconds, rpcTag, statusTag);
+    }
+
+    public void Dispose() => _meter.Dispose();
+}

@@ -1,0 +1,156 @@
+using System.Net;
+using CartActor.Node.Diagnostics;
+using CartActor.Node.Membership;
+using CartActor.Node.Services;
+using Grpc.HealthCheck;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.Options;
+using Prometheus;
+
+namespace CartActor.Node.Hosting;
+
+/// <summary>
+/// All service registration and the request pipeline, in one place. Program.cs and the tests both build
+/// the node through <see cref="Build"/>, so the tested node is the deployed node.
+/// </summary>
+public static class NodeHost
+{
+    /// <summary>Builds a node from command-line args plus the standard configuration sources.</summary>
+    /// <exception cref="NodeConfigurationException">A setting is invalid; the message names it.</exception>
+    public static WebApplication Build(string[] args, Action<WebApplicationBuilder>? customize = null)
+    {
+        var builder = WebApplication.CreateSlimBuilder(args);
+        builder.Configuration.AddCommandLine(args, NodeCommandLine.SwitchMappings.ToDictionary());
+        // Start-up failures (a port in use) reach Program.cs, which prints one line; the host's own multi-line
+        // "Hosting failed to start" error would only repeat it with a stack trace.
+        builder.Logging.AddFilter("Microsoft.Extensions.Hosting.Internal.Host", LogLevel.Critical);
+        customize?.Invoke(builder);
+
+        var nodeOptions = ReadNodeOptions(builder.Configuration);
+        var cartOptions = ReadCartOptions(builder.Configuration);
+        builder.Services.AddSingleton<IOptions<NodeOptions>>(Options.Create(nodeOptions));
+        builder.Services.AddSingleton(cartOptions);
+
+        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = nodeOptions.ShutdownTimeout);
+        builder.WebHost.ConfigureKestrel(kestrel => ConfigureKestrel(kestrel, nodeOptions));
+
+        builder.Services.AddSingleton(TimeProvider.System);
+        builder.Services.AddMetrics();
+        builder.Services.AddSingleton(sp => new CartRuntime(
+            sp.GetRequiredService<CartRuntimeOptions>(),
+            sp.GetRequiredService<TimeProvider>(),
+            observer: null,
+            registry: null,
+            meterFactory: sp.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>()));
+        builder.Services.AddSingleton<NodeIdentity>();
+        builder.Services.AddSingleton<NodeMetrics>();
+        builder.Services.AddSingleton<MembershipView>();
+        builder.Services.AddSingleton<OwnershipHints>();
+        builder.Services.AddSingleton<HealthServiceImpl>();
+        builder.Services.AddSingleton<NodeReadiness>();
+        builder.Services.AddHostedService<NodeLifetime>();
+
+        builder.Services.AddGrpc(grpc =>
+        {
+            grpc.MaxReceiveMessageSize = nodeOptions.MaxMessageSize;
+            grpc.EnableDetailedErrors = false;
+            grpc.Interceptors.Add<StatusInterceptor>();
+        });
+        builder.Services.AddGrpcReflection();
+
+        // Only the node's own meters reach /metrics: listening to ASP.NET's per-request meters would add work
+        // to every call. EventCounters are off for the same reason.
+        Metrics.SuppressDefaultMetrics(new SuppressDefaultMetricOptions { SuppressEventCounters = true });
+        Metrics.ConfigureMeterAdapter(adapter => adapter.InstrumentFilterPredicate =
+            instrument => instrument.Meter.Name is CartActor.Diagnostics.CartMetrics.MeterName or NodeMetrics.MeterName);
+
+        var app = builder.Build();
+        app.MapGrpcService<ControlPlaneService>();
+        app.MapGrpcService<HealthServiceImpl>();
+        app.MapGrpcReflectionService();
+        app.MapGet("/healthz", () => Results.Text("ok"));
+        app.MapGet("/readyz", (NodeReadiness readiness) =>
+            readiness.IsReady ? Results.Text("ready") : Results.Text("draining", statusCode: StatusCodes.Status503ServiceUnavailable));
+        app.MapMetrics("/metrics");
+        return app;
+    }
+
+    private static NodeOptions ReadNodeOptions(IConfiguration configuration)
+    {
+        var section = configuration.GetSection(NodeOptions.Section);
+        NodeOptions options;
+        try
+        {
+            options = section.Get<NodeOptions>(o => o.ErrorOnUnknownConfiguration = false) ?? new NodeOptions();
+        }
+        catch (InvalidOperationException ex)
+        {
+            throw new NodeConfigurationException(ex.InnerException is null ? ex.Message : $"{ex.Message} {ex.InnerException.Message}");
+        }
+
+        // Seeds come as one comma-separated value (--seeds a:1,b:2) or as an indexed list (appsettings.json).
+        var seeds = section.GetSection("Seeds");
+        options.Seeds = NodeCommandLine.SplitSeeds(
+            (seeds.Value is { } flat ? [flat] : Array.Empty<string>()).Concat(seeds.GetChildren().Select(c => c.Value ?? string.Empty)));
+
+        var result = new NodeOptionsValidator().Validate(null, options);
+        if (result.Failed)
+        {
+            throw new NodeConfigurationException(string.Join("; ", result.Failures));
+        }
+
+        return options;
+    }
+
+    private static CartRuntimeOptions ReadCartOptions(IConfiguration configuration)
+    {
+        CartRuntimeOptions options;
+        try
+        {
+            options = configuration.GetSection("Cart").Get<CartRuntimeOptions>() ?? new CartRuntimeOptions();
+        }
+        catch (InvalidOperationException ex)
+        {
+            throw new NodeConfigurationException(ex.InnerException is null ? ex.Message : $"{ex.Message} {ex.InnerException.Message}");
+        }
+
+        if (options.Validate() is { } problem)
+        {
+            throw new NodeConfigurationException("Cart:" + problem);
+        }
+
+        return options;
+    }
+
+    private static void ConfigureKestrel(KestrelServerOptions kestrel, NodeOptions options)
+    {
+        kestrel.AddServerHeader = false;
+        kestrel.Limits.Http2.MaxStreamsPerConnection = options.MaxStreamsPerConnection;
+        if (!BindAddress.TryParse(options.Bind, out var bind))
+        {
+            throw new NodeConfigurationException($"Node:Bind (--bind) '{options.Bind}' is not an IP address, 'localhost' or '*'");
+        }
+
+        Listen(kestrel, bind, options.Port, HttpProtocols.Http2);
+        Listen(kestrel, bind, options.HttpPort, HttpProtocols.Http1);
+    }
+
+    private static void Listen(KestrelServerOptions kestrel, BindAddress bind, int port, HttpProtocols protocols)
+    {
+        if (bind.Any)
+        {
+            kestrel.ListenAnyIP(port, l => l.Protocols = protocols);
+        }
+        else if (bind.Localhost)
+        {
+            kestrel.Listen(IPAddress.Loopback, port, l => l.Protocols = protocols);
+        }
+        else
+        {
+            kestrel.Listen(bind.Address!, port, l => l.Protocols = protocols);
+        }
+    }
+}
+
+/// <summary>A setting that stops start-up; the message names the setting.</summary>
+public sealed class NodeConfigurationException(string message) : Exception(message);

@@ -1,0 +1,43 @@
+namespace CartActor.Node.Hosting;
+
+/// <summary>
+/// The node's own settings (configuration section "Node"). Every value has a working default, so a bare
+/// `dotnet run` starts a usable node. Short command-line flags are listed in <see cref="NodeCommandLine"/>.
+/// </summary>
+public sealed class NodeOptions
+{
+    public const string Section = "Node";
+
+    /// <summary>gRPC (HTTP/2 cleartext) port; 0 picks a free one. Default 1337.</summary>
+    public int Port { get; set; } = 1337;
+
+    /// <summary>HTTP/1.1 port for /healthz, /readyz and /metrics; 0 picks a free one. Default 8080.</summary>
+    public int HttpPort { get; set; } = 8080;
+
+    /// <summary>Address both ports bind to: an IP, "localhost", or "*" / "0.0.0.0" / "::" for all. Default 127.0.0.1.</summary>
+    public string Bind { get; set; } = "127.0.0.1";
+
+    /// <summary>What peers dial and what Ping and announcements carry: "name" (the gRPC port is appended) or "name:port". Default: the machine name.</summary>
+    public string? Host { get; set; }
+
+    /// <summary>Seed peers, "name:port", comma separated on the command line.</summary>
+    public string[] Seeds { get; set; } = [];
+
+    /// <summary>Where durable state lives. Default ./data.</summary>
+    public string DataDir { get; set; } = "./data";
+
+    /// <summary>Largest gRPC request accepted; a larger one is refused with RESOURCE_EXHAUSTED. Default 4 MiB.</summary>
+    public int MaxMessageSize { get; set; } = 4 * 1024 * 1024;
+
+    /// <summary>Concurrent HTTP/2 streams per connection. Default 256.</summary>
+    public int MaxStreamsPerConnection { get; set; } = 256;
+
+    /// <summary>How long a graceful stop waits for in-flight calls and eviction before exiting. Default 25 s (inside Kubernetes' 30 s grace).</summary>
+    public TimeSpan ShutdownTimeout { get; set; } = TimeSpan.FromSeconds(25);
+
+    /// <summary>Ownership hints remembered from peers' announcements; beyond it new hints are ignored (they are best effort).</summary>
+    public int MaxOwnershipHints { get; set; } = 1_000_000;
+
+    /// <summary>Hosts remembered from Negotiate and seeds; beyond it new names are refused.</summary>
+    public int MaxKnownHosts { get; set; } = 1024;
+}

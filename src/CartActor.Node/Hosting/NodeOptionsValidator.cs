@@ -1,0 +1,30 @@
+using Microsoft.Extensions.Options;
+
+namespace CartActor.Node.Hosting;
+
+/// <summary>Checks the node's settings at start-up; every failure names the setting it is about.</summary>
+internal sealed class NodeOptionsValidator : IValidateOptions<NodeOptions>
+{
+    public ValidateOptionsResult Validate(string? name, NodeOptions options)
+    {
+        var failures = new List<string>();
+        if (options.Port is < 0 or > 65535) failures.Add($"Node:Port (--port) must be 0..65535 (was {options.Port})");
+        if (options.HttpPort is < 0 or > 65535) failures.Add($"Node:HttpPort (--http-port) must be 0..65535 (was {options.HttpPort})");
+        if (options.Port != 0 && options.Port == options.HttpPort) failures.Add($"Node:Port and Node:HttpPort must differ (both {options.Port})");
+        if (string.IsNullOrWhiteSpace(options.Bind)) failures.Add("Node:Bind (--bind) must not be empty");
+        else if (!BindAddress.TryParse(options.Bind, out _)) failures.Add($"Node:Bind (--bind) '{options.Bind}' is not an IP address, 'localhost' or '*'");
+        if (options.Host is not null && !HostName.IsValidHostOrHostPort(options.Host)) failures.Add($"Node:Host (--host) '{options.Host}' must be 'name' or 'name:port'");
+        foreach (var seed in options.Seeds)
+        {
+            if (!HostName.TryParse(seed, out _)) failures.Add($"Node:Seeds (--seeds) entry '{seed}' must be 'name:port'");
+        }
+
+        if (string.IsNullOrWhiteSpace(options.DataDir)) failures.Add("Node:DataDir (--data-dir) must not be empty");
+        if (options.MaxMessageSize is < 1024 or > 256 * 1024 * 1024) failures.Add($"Node:MaxMessageSize must be 1 KiB..256 MiB (was {options.MaxMessageSize})");
+        if (options.MaxStreamsPerConnection is < 1 or > 100_000) failures.Add($"Node:MaxStreamsPerConnection must be 1..100000 (was {options.MaxStreamsPerConnection})");
+        if (options.ShutdownTimeout <= TimeSpan.Zero) failures.Add($"Node:ShutdownTimeout must be positive (was {options.ShutdownTimeout})");
+        if (options.MaxOwnershipHints < 0) failures.Add($"Node:MaxOwnershipHints must not be negative (was {options.MaxOwnershipHints})");
+        if (options.MaxKnownHosts < 1) failures.Add($"Node:MaxKnownHosts must be at least 1 (was {options.MaxKnownHosts})");
+        return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+    }
+}

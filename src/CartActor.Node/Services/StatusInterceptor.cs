@@ -1,0 +1,55 @@
+using System.Diagnostics;
+using CartActor.Node.Diagnostics;
+using Grpc.Core;
+using Grpc.Core.Interceptors;
+using Microsoft.Extensions.Logging;
+
+namespace CartActor.Node.Services;
+
+/// <summary>
+/// The one place where failures become gRPC statuses, and where every call is counted and timed.
+/// Runtime refusals map to INVALID_ARGUMENT / RESOURCE_EXHAUSTED; anything unexpected becomes INTERNAL
+/// with a fixed message (no stack trace leaves the node) and is logged once here.
+/// </summary>
+internal sealed class StatusInterceptor(NodeMetrics metrics, ILogger<StatusInterceptor> logger) : Interceptor
+{
+    private static readonly Status Internal = new(StatusCode.Internal, "internal error; the failure was logged on the node");
+
+    public override async Task<TResponse> UnaryServerHandler<TRequest, TResponse>(
+        TRequest request,
+        ServerCallContext context,
+        UnaryServerMethod<TRequest, TResponse> continuation)
+    {
+        var started = Stopwatch.GetTimestamp();
+        var status = StatusCode.OK;
+        try
+        {
+            return await continuation(request, context).ConfigureAwait(false);
+        }
+        catch (RpcException ex)
+        {
+            status = ex.StatusCode;
+            throw;
+        }
+        catch (CartRuntimeException ex)
+        {
+            status = ex.Error == CartRequestError.Overloaded ? StatusCode.ResourceExhausted : StatusCode.InvalidArgument;
+            throw new RpcException(new Status(status, ex.Message));
+        }
+        catch (OperationCanceledException) when (context.CancellationToken.IsCancellationRequested)
+        {
+            status = StatusCode.Cancelled;
+            throw new RpcException(new Status(status, "the call was cancelled by the client or its deadline"));
+        }
+        catch (Exception ex)
+        {
+            status = StatusCode.Internal;
+            NodeLog.UnexpectedFailure(logger, context.Method, ex);
+            throw new RpcException(Internal);
+        }
+        finally
+        {
+            metrics.Record(context.Method, status, Stopwatch.GetElapsedTime(started));
+        }
+    }
+}
