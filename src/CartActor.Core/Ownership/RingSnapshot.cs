@@ -1,0 +1,135 @@
+using System.Buffers.Binary;
+using System.IO.Hashing;
+using System.Text;
+using CartActor.Hashing;
+
+namespace CartActor.Ownership;
+
+/// <summary>
+/// One immutable view of the ring: the member set, the slot table and the epoch. A pure function of the
+/// member set: cart -> slot by jump hash over <see cref="SlotCount"/> fixed slots, slot -> member by
+/// rendezvous (highest random weight) hashing of xxHash64(slot, member seed). Rendezvous makes the table
+/// independent of the order members were learnt in, moves only the slots of a member that leaves (or the
+/// slots a joining member wins), and never moves a slot between two members that both stayed.
+/// Built once per membership change; lookups read it without locks.
+/// </summary>
+public sealed class RingSnapshot
+{
+    /// <summary>2^16 slots: with 16 members the busiest holds about 1.04 x the mean.</summary>
+    public const int SlotCount = 1 << 16;
+
+    private readonly ushort[] _slotOwners;
+    private readonly bool[] _suspect;
+
+    private RingSnapshot(string[] members, ushort[] slotOwners, bool[] suspect, int selfIndex, long epoch, ulong ringId)
+    {
+        Members = members;
+        _slotOwners = slotOwners;
+        _suspect = suspect;
+        SelfIndex = selfIndex;
+        Epoch = epoch;
+        RingId = ringId;
+    }
+
+    /// <summary>Members in ordinal order (lower-cased host names).</summary>
+    public IReadOnlyList<string> Members { get; }
+
+    public int SelfIndex { get; }
+
+    public string Self => Members[SelfIndex];
+
+    /// <summary>Local, monotonically increasing version of this node's view.</summary>
+    public long Epoch { get; }
+
+    /// <summary>A hash of the member set: equal on every node that sees the same set.</summary>
+    public ulong RingId { get; }
+
+    public bool IsSuspect(int memberIndex) => _suspect[memberIndex];
+
+    /// <summary>Builds the ring for a member set (self must be in it).</summary>
+    public static RingSnapshot Create(IEnumerable<string> members, string self, long epoch, IReadOnlySet<string>? suspects = null)
+    {
+        var sorted = members.Append(self)
+            .Select(Normalize)
+            .Distinct(StringComparer.Ordinal)
+            .Order(StringComparer.Ordinal)
+            .ToArray();
+        if (sorted.Length > ushort.MaxValue)
+        {
+            throw new ArgumentException($"a ring holds at most {ushort.MaxValue} members", nameof(members));
+        }
+
+        var normalizedSelf = Normalize(self);
+        var selfIndex = Array.IndexOf(sorted, normalizedSelf);
+        var seeds = sorted.Select(MemberSeed).ToArray();
+        var owners = new ushort[SlotCount];
+        Span<byte> slotBytes = stackalloc byte[sizeof(int)];
+        for (var slot = 0; slot < SlotCount; slot++)
+        {
+            BinaryPrimitives.WriteInt32LittleEndian(slotBytes, slot);
+            ulong best = 0;
+            var bestIndex = 0;
+            for (var m = 0; m < seeds.Length; m++)
+            {
+                var weight = XxHash64.HashToUInt64(slotBytes, seeds[m]);
+                if (m == 0 || weight > best)
+                {
+                    best = weight;
+                    bestIndex = m;
+                }
+            }
+
+            owners[slot] = (ushort)bestIndex;
+        }
+
+        var suspect = new bool[sorted.Length];
+        if (suspects is not null)
+        {
+            for (var i = 0; i < sorted.Length; i++)
+            {
+                suspect[i] = i != selfIndex && suspects.Contains(sorted[i]);
+            }
+        }
+
+        return new RingSnapshot(sorted, owners, suspect, selfIndex, epoch, RingIdOf(sorted));
+    }
+
+    /// <summary>The same ring with other liveness flags: the slot table is shared, not rebuilt.</summary>
+    public RingSnapshot WithSuspects(IReadOnlySet<string> suspects, long epoch)
+    {
+        var suspect = new bool[Members.Count];
+        for (var i = 0; i < suspect.Length; i++)
+        {
+            suspect[i] = i != SelfIndex && suspects.Contains(Members[i]);
+        }
+
+        return new RingSnapshot((string[])Members, _slotOwners, suspect, SelfIndex, epoch, RingId);
+    }
+
+    public static int SlotOf(ulong cartId) => JumpHash.Bucket(CartHash.Hash(cartId, CartHash.RingSeed), SlotCount);
+
+    public int OwnerIndexOf(ulong cartId) => _slotOwners[SlotOf(cartId)];
+
+    public string OwnerOf(ulong cartId) => Members[OwnerIndexOf(cartId)];
+
+    public OwnerLookup Lookup(ulong cartId)
+    {
+        var owner = _slotOwners[SlotOf(cartId)];
+        if (owner == SelfIndex)
+        {
+            return new OwnerLookup(OwnerKind.Local, owner, this);
+        }
+
+        return new OwnerLookup(_suspect[owner] ? OwnerKind.Suspect : OwnerKind.Remote, owner, this);
+    }
+
+    public bool Contains(string host) => Array.BinarySearch((string[])Members, Normalize(host), StringComparer.Ordinal) >= 0;
+
+    public static string Normalize(string host) => host.Trim().ToLowerInvariant();
+
+    private static long MemberSeed(string member) =>
+        (long)XxHash64.HashToUInt64(Encoding.UTF8.GetBytes(member), CartHash.RingSeed);
+
+    private static ulong RingIdOf(string[] sorted) =>
+        XxHash64.HashToUInt64(Encoding.UTF8.GetBytes(string.Join('\n', sorted)), CartHash.RingSeed);
+}
