@@ -146,7 +146,7 @@ public sealed class CartRuntime : IAsyncDisposable
     public ValueTask<CartStateLease> GetAsync(ulong cartId) => new(Get(cartId));
 
     /// <summary>True when the cart is live in this node's memory.</summary>
-    public bool IsActive(ulong cartId) => ShardOf(cartId).CartIds.Contains(cartId);
+    public bool IsActive(ulong cartId) => ShardOf(cartId).IsActive(cartId);
 
     /// <summary>The ids of carts live on this node (a moment's view; carts may come and go meanwhile).</summary>
     public List<ulong> GetLocalCartIds()
@@ -163,6 +163,26 @@ public sealed class CartRuntime : IAsyncDisposable
     /// <summary>A copy of the cart's record (state, id counters, idempotency keys), read in order on its shard.</summary>
     public Task<CartRecord?> ExportAsync(ulong cartId) =>
         ShardOf(cartId).RunAsync(shard => shard.ExportRecord(cartId), bypassLimit: true);
+
+    /// <summary>
+    /// Makes a cart record taken from its previous holder live here, in order with the cart's other work.
+    /// False when the cart is already live (the live copy wins; the caller decides what that means).
+    /// </summary>
+    public Task<bool> ImportAsync(CartRecord record)
+    {
+        ArgumentNullException.ThrowIfNull(record);
+        if (record.State is null || record.State.Id == 0)
+        {
+            throw new CartRuntimeException(CartRequestError.InvalidArgument, "the cart record has no state or a zero id");
+        }
+
+        var cartId = record.State.Id;
+        return ShardOf(cartId).RunAsync(shard => shard.Import(record), bypassLimit: true);
+    }
+
+    /// <summary>Exports a live cart and drops it from this node, for its new owner; null when it is not live here.</summary>
+    public Task<CartRecord?> HandOffAsync(ulong cartId) =>
+        ShardOf(cartId).RunAsync(shard => shard.HandOff(cartId), bypassLimit: true);
 
     /// <summary>Evicts idle carts on every shard now; returns how many went.</summary>
     public async Task<int> SweepIdleAsync()

@@ -125,8 +125,46 @@ internal sealed class MailboxShard : IThreadPoolWorkItem
         return grain.Apply(mutations, idempotencyKey, _context);
     }
 
+    public bool IsActive(ulong cartId) => _grains.ContainsKey(cartId);
+
     internal CartRecord? ExportRecord(ulong cartId) =>
         _grains.TryGetValue(cartId, out var grain) ? grain.ExportRecord() : null;
+
+    /// <summary>Makes a record taken from another node live here, unless the cart is already live.</summary>
+    internal bool Import(CartRecord record)
+    {
+        var cartId = record.State.Id;
+        if (_grains.ContainsKey(cartId))
+        {
+            return false;
+        }
+
+        var now = _context.Time.GetTimestamp();
+        if (_activeCount >= _capacity)
+        {
+            EvictForCapacity();
+        }
+
+        var grain = new CartGrain(new CartModel(record), now);
+        _grains[cartId] = grain;
+        Volatile.Write(ref _activeCount, _activeCount + 1);
+        MoveToFront(grain, now);
+        _context.Observer?.OnActivated(cartId);
+        return true;
+    }
+
+    /// <summary>Exports a live cart and drops it here (its new owner takes it); null when not live.</summary>
+    internal CartRecord? HandOff(ulong cartId)
+    {
+        if (!_grains.TryGetValue(cartId, out var grain))
+        {
+            return null;
+        }
+
+        var record = grain.ExportRecord();
+        Evict(grain, EvictionReason.Handoff);
+        return record;
+    }
 
     /// <summary>Evicts every cart idle for at least the TTL; returns how many went.</summary>
     internal int SweepIdle()

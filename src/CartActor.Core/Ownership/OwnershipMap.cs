@@ -26,9 +26,14 @@ public sealed class OwnershipMap
     public OwnerLookup Lookup(ulong cartId) => Volatile.Read(ref _current).Lookup(cartId);
 
     /// <summary>Publishes a new member set (and liveness); returns the new snapshot. Single writer.</summary>
-    public RingSnapshot Publish(IEnumerable<string> members, IReadOnlySet<string> suspects)
+    public RingSnapshot Publish(IEnumerable<string> members, IReadOnlySet<string> suspects, long now = 0)
     {
         var previous = _current;
+        if (previous.IsLeaving)
+        {
+            return previous;
+        }
+
         var memberList = members.Select(RingSnapshot.Normalize).Append(previous.Self).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToArray();
         RingSnapshot next;
         if (memberList.SequenceEqual(previous.Members, StringComparer.Ordinal))
@@ -43,11 +48,33 @@ public sealed class OwnershipMap
             return next;
         }
 
-        next = RingSnapshot.Create(memberList, previous.Self, previous.Epoch + 1, suspects);
+        next = RingSnapshot.Create(memberList, previous.Self, previous.Epoch + 1, suspects, publishedAt: now);
+        Swap(previous, next);
+        return next;
+    }
+
+    /// <summary>
+    /// Graceful stop: this node leaves its own ring, so from now on it owns nothing and forwards every
+    /// cart to the owner among the remaining members. Final: later publishes are ignored.
+    /// </summary>
+    public RingSnapshot Leave(long now = 0)
+    {
+        var previous = _current;
+        if (previous.IsLeaving || previous.Members.Count == 1)
+        {
+            return previous;
+        }
+
+        var next = RingSnapshot.Create(previous.Members, previous.Self, previous.Epoch + 1, suspects: null, includeSelf: false, publishedAt: now);
+        Swap(previous, next);
+        return next;
+    }
+
+    private void Swap(RingSnapshot previous, RingSnapshot next)
+    {
         Volatile.Write(ref _history, [previous, .. _history.Take(HistoryDepth - 1)]);
         Volatile.Write(ref _current, next);
         Changed?.Invoke(previous, next);
-        return next;
     }
 
     private static bool SameSuspects(RingSnapshot ring, IReadOnlySet<string> suspects)

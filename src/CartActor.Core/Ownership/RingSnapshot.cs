@@ -36,7 +36,13 @@ public sealed class RingSnapshot
 
     public int SelfIndex { get; }
 
-    public string Self => Members[SelfIndex];
+    /// <summary>This node's host; -1 <see cref="SelfIndex"/> means it has left the ring (it owns nothing).</summary>
+    public string Self { get; private init; } = string.Empty;
+
+    public bool IsLeaving => SelfIndex < 0;
+
+    /// <summary>When this view was published (TimeProvider timestamp).</summary>
+    public long PublishedAt { get; private init; }
 
     /// <summary>Local, monotonically increasing version of this node's view.</summary>
     public long Epoch { get; }
@@ -47,9 +53,9 @@ public sealed class RingSnapshot
     public bool IsSuspect(int memberIndex) => _suspect[memberIndex];
 
     /// <summary>Builds the ring for a member set (self must be in it).</summary>
-    public static RingSnapshot Create(IEnumerable<string> members, string self, long epoch, IReadOnlySet<string>? suspects = null)
+    public static RingSnapshot Create(IEnumerable<string> members, string self, long epoch, IReadOnlySet<string>? suspects = null, bool includeSelf = true, long publishedAt = 0)
     {
-        var sorted = members.Append(self)
+        var sorted = (includeSelf ? members.Append(self) : members.Where(m => !string.Equals(Normalize(m), Normalize(self), StringComparison.Ordinal)))
             .Select(Normalize)
             .Distinct(StringComparer.Ordinal)
             .Order(StringComparer.Ordinal)
@@ -61,6 +67,11 @@ public sealed class RingSnapshot
 
         var normalizedSelf = Normalize(self);
         var selfIndex = Array.IndexOf(sorted, normalizedSelf);
+        if (sorted.Length == 0)
+        {
+            throw new ArgumentException("a ring needs at least one member", nameof(members));
+        }
+
         var seeds = sorted.Select(MemberSeed).ToArray();
         var owners = new ushort[SlotCount];
         Span<byte> slotBytes = stackalloc byte[sizeof(int)];
@@ -91,7 +102,7 @@ public sealed class RingSnapshot
             }
         }
 
-        return new RingSnapshot(sorted, owners, suspect, selfIndex, epoch, RingIdOf(sorted));
+        return new RingSnapshot(sorted, owners, suspect, selfIndex, epoch, RingIdOf(sorted)) { Self = normalizedSelf, PublishedAt = publishedAt };
     }
 
     /// <summary>The same ring with other liveness flags: the slot table is shared, not rebuilt.</summary>
@@ -103,7 +114,7 @@ public sealed class RingSnapshot
             suspect[i] = i != SelfIndex && suspects.Contains(Members[i]);
         }
 
-        return new RingSnapshot((string[])Members, _slotOwners, suspect, SelfIndex, epoch, RingId);
+        return new RingSnapshot((string[])Members, _slotOwners, suspect, SelfIndex, epoch, RingId) { Self = Self, PublishedAt = PublishedAt };
     }
 
     public static int SlotOf(ulong cartId) => JumpHash.Bucket(CartHash.Hash(cartId, CartHash.RingSeed), SlotCount);

@@ -1,5 +1,6 @@
 using System.Net;
 using CartActor.Node.Diagnostics;
+using CartActor.Node.Forwarding;
 using CartActor.Node.Membership;
 using CartActor.Node.Services;
 using Grpc.HealthCheck;
@@ -24,11 +25,16 @@ public static class NodeHost
         // Start-up failures (a port in use) reach Program.cs, which prints one line; the host's own multi-line
         // "Hosting failed to start" error would only repeat it with a stack trace.
         builder.Logging.AddFilter("Microsoft.Extensions.Hosting.Internal.Host", LogLevel.Critical);
+        // Embedded defaults, whatever directory the node starts in: no per-request lines from ASP.NET or gRPC.
+        builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
+        builder.Logging.AddFilter("Grpc", LogLevel.Warning);
         customize?.Invoke(builder);
 
         var nodeOptions = ReadNodeOptions(builder.Configuration);
         var cartOptions = ReadCartOptions(builder.Configuration);
+        var clusterOptions = ReadClusterOptions(builder.Configuration);
         builder.Services.AddSingleton<IOptions<NodeOptions>>(Options.Create(nodeOptions));
+        builder.Services.AddSingleton<IOptions<ClusterOptions>>(Options.Create(clusterOptions));
         builder.Services.AddSingleton(cartOptions);
 
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = nodeOptions.ShutdownTimeout);
@@ -39,16 +45,27 @@ public static class NodeHost
         builder.Services.AddSingleton(sp => new CartRuntime(
             sp.GetRequiredService<CartRuntimeOptions>(),
             sp.GetRequiredService<TimeProvider>(),
-            observer: null,
+            // Every registered observer (the announcer; a test's own) sees each activation and eviction.
+            observer: new CompositeLifecycleObserver(sp.GetServices<ICartLifecycleObserver>().ToArray()),
             registry: null,
             meterFactory: sp.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>()));
         builder.Services.AddSingleton<NodeIdentity>();
         builder.Services.AddSingleton<NodeMetrics>();
-        builder.Services.AddSingleton<MembershipView>();
         builder.Services.AddSingleton<OwnershipHints>();
         builder.Services.AddSingleton<HealthServiceImpl>();
         builder.Services.AddSingleton<NodeReadiness>();
         builder.Services.AddHostedService<NodeLifetime>();
+
+        // The cluster: view (ring), peer channels, membership heartbeat, announcements, handoff.
+        builder.Services.AddSingleton<ClusterView>();
+        builder.Services.AddSingleton<PeerClients>();
+        builder.Services.AddSingleton<ClusterMembership>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<ClusterMembership>());
+        builder.Services.AddSingleton<OwnershipAnnouncer>();
+        builder.Services.AddSingleton<ICartLifecycleObserver>(sp => sp.GetRequiredService<OwnershipAnnouncer>());
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<OwnershipAnnouncer>());
+        builder.Services.AddSingleton<CartHandoff>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<CartHandoff>());
 
         builder.Services.AddGrpc(grpc =>
         {
@@ -100,6 +117,21 @@ public static class NodeHost
         }
 
         return options;
+    }
+
+    private static ClusterOptions ReadClusterOptions(IConfiguration configuration)
+    {
+        ClusterOptions options;
+        try
+        {
+            options = configuration.GetSection(ClusterOptions.Section).Get<ClusterOptions>() ?? new ClusterOptions();
+        }
+        catch (InvalidOperationException ex)
+        {
+            throw new NodeConfigurationException(ex.InnerException is null ? ex.Message : $"{ex.Message} {ex.InnerException.Message}");
+        }
+
+        return options.Validate() is { } problem ? throw new NodeConfigurationException(problem) : options;
     }
 
     private static CartRuntimeOptions ReadCartOptions(IConfiguration configuration)

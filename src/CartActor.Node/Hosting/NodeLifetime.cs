@@ -1,4 +1,5 @@
 using CartActor.Node.Diagnostics;
+using CartActor.Node.Membership;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
@@ -13,7 +14,12 @@ internal sealed class NodeLifetime(
     CartRuntime runtime,
     NodeReadiness readiness,
     NodeIdentity identity,
+    ClusterView view,
+    ClusterMembership membership,
+    CartHandoff handoff,
     IOptions<NodeOptions> options,
+    IOptions<ClusterOptions> clusterOptions,
+    TimeProvider time,
     ILogger<NodeLifetime> logger) : IHostedLifecycleService
 {
     public Task StartingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
@@ -34,15 +40,31 @@ internal sealed class NodeLifetime(
             cart.MaxActiveCarts,
             o.MaxMessageSize,
             string.Join(",", o.Seeds));
-        readiness.MarkReady();
         return Task.CompletedTask;
     }
 
-    public Task StoppingAsync(CancellationToken cancellationToken)
+    /// <summary>
+    /// Runs before Kestrel stops accepting: leave the ring, tell every peer (Closing), point each new owner
+    /// at the carts held here, and keep answering their hand-overs for the drain window or until none is left.
+    /// </summary>
+    public async Task StoppingAsync(CancellationToken cancellationToken)
     {
         readiness.MarkDraining();
         NodeLog.Draining(logger);
-        return Task.CompletedTask;
+        if (view.Ring.Members.Count <= 1)
+        {
+            return;
+        }
+
+        await membership.LeaveAsync(cancellationToken).ConfigureAwait(false);
+        await handoff.AnnounceDisplacedAsync(cancellationToken).ConfigureAwait(false);
+        var started = time.GetTimestamp();
+        var window = clusterOptions.Value.DrainWindow;
+        ClusterLog.DrainProgress(logger, runtime.ActiveCarts);
+        while (runtime.ActiveCarts > 0 && time.GetElapsedTime(started) < window && !cancellationToken.IsCancellationRequested)
+        {
+            await Task.Delay(TimeSpan.FromMilliseconds(100), time, cancellationToken).ConfigureAwait(false);
+        }
     }
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;

@@ -1,46 +1,97 @@
 using CartActor.ControlPlane;
 using CartActor.Node.Diagnostics;
+using CartActor.Node.Forwarding;
 using CartActor.Node.Hosting;
 using CartActor.Node.Membership;
+using CartActor.Ownership;
 using CartActor.Packing;
 using Grpc.Core;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 
 namespace CartActor.Node.Services;
 
 /// <summary>
-/// The ControlPlane contract of the seed, served by a singleton. Apply and Get go straight to the cart
-/// runtime; the pooled state bytes they return are released only after the response has been written
-/// (RegisterForDispose runs when the request completes), never while grpc-dotnet may still serialise them.
+/// The ControlPlane contract of the seed, served by a singleton. Apply and Get look up the owner with one
+/// volatile read: local carts go to the cart runtime (after taking the cart from a previous holder if it
+/// just moved here), remote ones are forwarded once to their owner. Pooled state bytes are released only
+/// after the response has been written (RegisterForDispose runs when the request completes).
 /// </summary>
 internal sealed class ControlPlaneService(
     CartRuntime runtime,
     NodeIdentity identity,
-    MembershipView membership,
+    NodeReadiness readiness,
+    ClusterView view,
+    ClusterMembership membership,
+    CartHandoff handoff,
     OwnershipHints hints,
+    PeerClients peers,
+    IOptions<ClusterOptions> clusterOptions,
     TimeProvider time,
     ILogger<ControlPlaneService> logger) : ControlPlane.ControlPlane.ControlPlaneBase
 {
     public const string IdempotencyKeyHeader = "idempotency-key";
 
+    private static readonly Status Joining = new(StatusCode.Unavailable, "this node is joining the cluster; not yet a member");
+    private static readonly Status Draining = new(StatusCode.Unavailable, "this node is draining for shutdown");
+
+    private readonly TimeSpan _forwardTimeout = clusterOptions.Value.ForwardTimeout;
+
     public override Task<ApplyResult> Apply(ApplyRequest request, ServerCallContext context)
     {
-        var key = context.RequestHeaders.GetValue(IdempotencyKeyHeader);
-        var pending = runtime.ApplyAsync(request.Id, request.Messages, key);
-        return pending.IsCompletedSuccessfully
-            ? Task.FromResult(Reply(pending.Result, context))
-            : ApplyAwaited(pending, context);
+        if (request.Id == 0)
+        {
+            throw new RpcException(new Status(StatusCode.InvalidArgument, "id must not be 0"));
+        }
+
+        if (request.Messages.Count == 0)
+        {
+            throw new RpcException(new Status(StatusCode.InvalidArgument, "messages must hold at least one mutation"));
+        }
+
+        var lookup = view.Map.Lookup(request.Id);
+        if (lookup.Kind != OwnerKind.Local)
+        {
+            return ApplyRemoteAsync(lookup, request, context);
+        }
+
+        var ensure = handoff.EnsureLocalAsync(request.Id, context.CancellationToken);
+        return ensure.IsCompletedSuccessfully ? ApplyLocal(request, context) : ApplyAfterHandoffAsync(ensure, request, context);
     }
 
     public override Task<GetReply> Get(GetRequest request, ServerCallContext context)
     {
-        var lease = runtime.Get(request.Id);
-        context.GetHttpContext().Response.RegisterForDispose(lease.AsDisposable()!);
-        return Task.FromResult(new GetReply { Grain = lease.State });
+        if (request.Id == 0)
+        {
+            throw new RpcException(new Status(StatusCode.InvalidArgument, "id must not be 0"));
+        }
+
+        if (ForwardingHeaders.IsHandoff(context.RequestHeaders))
+        {
+            return handoff.HandOverAsync(request.Id);
+        }
+
+        var lookup = view.Map.Lookup(request.Id);
+        if (lookup.Kind != OwnerKind.Local)
+        {
+            return GetRemoteAsync(lookup, request, context);
+        }
+
+        var ensure = handoff.EnsureLocalAsync(request.Id, context.CancellationToken);
+        return ensure.IsCompletedSuccessfully ? Task.FromResult(GetLocal(request.Id, context)) : GetAfterHandoffAsync(ensure, request.Id, context);
     }
 
-    public override Task<PingReply> Ping(Empty request, ServerCallContext context) =>
-        Task.FromResult(new PingReply { Host = identity.AdvertisedHost, UnixTime = time.GetUtcNow().ToUnixTimeSeconds() });
+    public override Task<PingReply> Ping(Empty request, ServerCallContext context)
+    {
+        // Only a node that is a full member answers: peers add a host to their ring only after it has
+        // answered a Ping itself, so a joining or draining node is never handed carts.
+        if (!membership.IsJoined || !readiness.IsReady)
+        {
+            throw new RpcException(membership.IsLeaving || !readiness.IsReady && membership.IsJoined ? Draining : Joining);
+        }
+
+        return Task.FromResult(new PingReply { Host = identity.AdvertisedHost, UnixTime = time.GetUtcNow().ToUnixTimeSeconds() });
+    }
 
     public override Task<NegotiateReply> Negotiate(NegotiateRequest request, ServerCallContext context)
     {
@@ -49,16 +100,9 @@ internal sealed class ControlPlaneService(
             RequireHost(request.KnownHosts[i], $"known_hosts[{i}]");
         }
 
-        foreach (var host in request.KnownHosts)
-        {
-            if (!membership.TryAdd(host))
-            {
-                throw new RpcException(new Status(StatusCode.ResourceExhausted, $"this node already knows the maximum number of hosts; '{host}' was not added"));
-            }
-        }
-
+        membership.Learn(request.KnownHosts);
         var reply = new NegotiateReply();
-        reply.Hosts.AddRange(membership.Snapshot());
+        reply.Hosts.AddRange(membership.HealthyHosts());
         return Task.FromResult(reply);
     }
 
@@ -73,6 +117,7 @@ internal sealed class ControlPlaneService(
     {
         RequireHost(request.Host, "host");
         var (claimed, conflicts, dropped) = hints.Claim(request.Host, request.Ids);
+        handoff.OnAnnounced(request.Host, request.Ids);
         var message = $"recorded {claimed} of {request.Ids.Count} claims from {request.Host}";
         if (conflicts > 0) message += $"; {conflicts} already claimed by another host (first claim wins)";
         if (dropped > 0) message += $"; {dropped} ignored, hint table full";
@@ -90,7 +135,7 @@ internal sealed class ControlPlaneService(
     {
         RequireHost(request.Host, "host");
         NodeLog.PeerClosing(logger, request.Host);
-        var removed = membership.Remove(request.Host);
+        var removed = membership.RemoveClosing(request.Host);
         var forgotten = hints.ForgetHost(request.Host);
         return Task.FromResult(new OwnerChangeAck
         {
@@ -99,6 +144,36 @@ internal sealed class ControlPlaneService(
                 ? $"{request.Host} removed from membership; {forgotten} ownership hints dropped"
                 : $"{request.Host} was not a known member; {forgotten} ownership hints dropped",
         });
+    }
+
+    // ---- Local path ----
+
+    private Task<ApplyResult> ApplyLocal(ApplyRequest request, ServerCallContext context)
+    {
+        var key = context.RequestHeaders.GetValue(IdempotencyKeyHeader);
+        var pending = runtime.ApplyAsync(request.Id, request.Messages, key);
+        return pending.IsCompletedSuccessfully
+            ? Task.FromResult(Reply(pending.Result, context))
+            : ApplyAwaited(pending, context);
+    }
+
+    private async Task<ApplyResult> ApplyAfterHandoffAsync(ValueTask ensure, ApplyRequest request, ServerCallContext context)
+    {
+        await ensure.ConfigureAwait(false);
+        return await ApplyLocal(request, context).ConfigureAwait(false);
+    }
+
+    private GetReply GetLocal(ulong cartId, ServerCallContext context)
+    {
+        var lease = runtime.Get(cartId);
+        context.GetHttpContext().Response.RegisterForDispose(lease.AsDisposable()!);
+        return new GetReply { Grain = lease.State };
+    }
+
+    private async Task<GetReply> GetAfterHandoffAsync(ValueTask ensure, ulong cartId, ServerCallContext context)
+    {
+        await ensure.ConfigureAwait(false);
+        return GetLocal(cartId, context);
     }
 
     private static async Task<ApplyResult> ApplyAwaited(ValueTask<ApplyOutcome> pending, ServerCallContext context) =>
@@ -113,6 +188,91 @@ internal sealed class ControlPlaneService(
 
         return outcome.Result;
     }
+
+    // ---- Remote path: forward once; if views disagree, refresh and retry once ----
+
+    private async Task<ApplyResult> ApplyRemoteAsync(OwnerLookup lookup, ApplyRequest request, ServerCallContext context)
+    {
+        for (var attempt = 0; ; attempt++)
+        {
+            RefuseUnlessForwardable(lookup, request.Id, context);
+            try
+            {
+                return await peers.For(lookup.Owner)
+                    .ApplyAsync(request, ForwardHeaders(lookup, context), ForwardDeadline(context), context.CancellationToken)
+                    .ConfigureAwait(false);
+            }
+            catch (RpcException ex) when (ex.StatusCode == StatusCode.Unavailable && attempt == 0 && !context.CancellationToken.IsCancellationRequested)
+            {
+                await membership.RefreshAsync(context.CancellationToken).ConfigureAwait(false);
+                lookup = view.Map.Lookup(request.Id);
+                if (lookup.Kind == OwnerKind.Local)
+                {
+                    await handoff.EnsureLocalAsync(request.Id, context.CancellationToken).ConfigureAwait(false);
+                    return await ApplyLocal(request, context).ConfigureAwait(false);
+                }
+            }
+        }
+    }
+
+    private async Task<GetReply> GetRemoteAsync(OwnerLookup lookup, GetRequest request, ServerCallContext context)
+    {
+        for (var attempt = 0; ; attempt++)
+        {
+            RefuseUnlessForwardable(lookup, request.Id, context);
+            try
+            {
+                return await peers.For(lookup.Owner)
+                    .GetAsync(request, ForwardHeaders(lookup, context), ForwardDeadline(context), context.CancellationToken)
+                    .ConfigureAwait(false);
+            }
+            catch (RpcException ex) when (ex.StatusCode == StatusCode.Unavailable && attempt == 0 && !context.CancellationToken.IsCancellationRequested)
+            {
+                await membership.RefreshAsync(context.CancellationToken).ConfigureAwait(false);
+                lookup = view.Map.Lookup(request.Id);
+                if (lookup.Kind == OwnerKind.Local)
+                {
+                    await handoff.EnsureLocalAsync(request.Id, context.CancellationToken).ConfigureAwait(false);
+                    return GetLocal(request.Id, context);
+                }
+            }
+        }
+    }
+
+    private static void RefuseUnlessForwardable(OwnerLookup lookup, ulong cartId, ServerCallContext context)
+    {
+        if (lookup.Kind == OwnerKind.Suspect)
+        {
+            throw new RpcException(new Status(StatusCode.Unavailable,
+                $"cart {cartId} is owned by {lookup.Owner}, which is not answering pings (suspect); retry shortly"));
+        }
+
+        if (ForwardingHeaders.IsForwarded(context.RequestHeaders))
+        {
+            // Views disagree: never forward twice, or a cart could grow two histories.
+            throw new RpcException(new Status(StatusCode.Unavailable,
+                $"not the owner of cart {cartId}: in this node's ring {lookup.Ring.RingId:x16} the owner is {lookup.Owner}; retry"));
+        }
+    }
+
+    private static Metadata ForwardHeaders(OwnerLookup lookup, ServerCallContext context)
+    {
+        var headers = new Metadata
+        {
+            { ForwardingHeaders.Hop, "1" },
+            { ForwardingHeaders.RingId, lookup.Ring.RingId.ToString("x16") },
+            { ForwardingHeaders.Sender, lookup.Ring.Self },
+        };
+        if (context.RequestHeaders.GetValue(IdempotencyKeyHeader) is { } key)
+        {
+            headers.Add(IdempotencyKeyHeader, key);
+        }
+
+        return headers;
+    }
+
+    private DateTime ForwardDeadline(ServerCallContext context) =>
+        context.Deadline == DateTime.MaxValue ? DateTime.UtcNow + _forwardTimeout : context.Deadline;
 
     private static void RequireHost(string host, string field)
     {

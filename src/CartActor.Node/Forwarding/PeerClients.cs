@@ -1,0 +1,61 @@
+using System.Collections.Concurrent;
+using CartActor.ControlPlane;
+using Grpc.Net.Client;
+
+namespace CartActor.Node.Forwarding;
+
+/// <summary>
+/// One long-lived gRPC channel per peer (HTTP/2 multiplexes every call over it), created on first use and
+/// disposed when the peer leaves. Never a channel per call.
+/// </summary>
+public sealed class PeerClients : IDisposable
+{
+    private readonly ConcurrentDictionary<string, Peer> _peers = new(StringComparer.OrdinalIgnoreCase);
+
+    public ControlPlane.ControlPlane.ControlPlaneClient For(string host) => _peers.GetOrAdd(host, static h => new Peer(h)).Client;
+
+    public void Forget(string host)
+    {
+        if (_peers.TryRemove(host, out var peer))
+        {
+            peer.Dispose();
+        }
+    }
+
+    public void Dispose()
+    {
+        foreach (var host in _peers.Keys)
+        {
+            Forget(host);
+        }
+    }
+
+    private sealed class Peer : IDisposable
+    {
+        private readonly GrpcChannel _channel;
+
+        public Peer(string host)
+        {
+            var handler = new SocketsHttpHandler
+            {
+                EnableMultipleHttp2Connections = true,
+                PooledConnectionIdleTimeout = Timeout.InfiniteTimeSpan,
+                KeepAlivePingDelay = TimeSpan.FromSeconds(20),
+                KeepAlivePingTimeout = TimeSpan.FromSeconds(10),
+                KeepAlivePingPolicy = HttpKeepAlivePingPolicy.WithActiveRequests,
+                ConnectTimeout = TimeSpan.FromSeconds(2),
+            };
+            _channel = GrpcChannel.ForAddress($"http://{host}", new GrpcChannelOptions
+            {
+                HttpHandler = handler,
+                MaxReceiveMessageSize = 64 * 1024 * 1024,
+                MaxRetryAttempts = 0,
+            });
+            Client = new ControlPlane.ControlPlane.ControlPlaneClient(_channel);
+        }
+
+        public ControlPlane.ControlPlane.ControlPlaneClient Client { get; }
+
+        public void Dispose() => _channel.Dispose();
+    }
+}

@@ -1,0 +1,60 @@
+namespace CartActor.Node.Hosting;
+
+/// <summary>Membership, liveness and routing settings (configuration section "Cluster").</summary>
+public sealed class ClusterOptions
+{
+    public const string Section = "Cluster";
+
+    /// <summary>How often every peer is pinged; also the heartbeat that drives every cluster timeout. Default 1 s.</summary>
+    public TimeSpan PingInterval { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>A ping not answered within this counts as missed. Default 500 ms.</summary>
+    public TimeSpan PingTimeout { get; set; } = TimeSpan.FromMilliseconds(500);
+
+    /// <summary>Missed pings in a row after which a member is Suspect (its carts fail fast). Default 3.</summary>
+    public int SuspectAfterMisses { get; set; } = 3;
+
+    /// <summary>A member (or a learnt host) silent this long is removed (forgotten). Default 10 s.</summary>
+    public TimeSpan DeadAfter { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>How often views are merged with every member through Negotiate. Default 5 s.</summary>
+    public TimeSpan NegotiateInterval { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>How often seed DNS names are resolved again (a Kubernetes headless service grows and shrinks). Default 30 s.</summary>
+    public TimeSpan SeedResolveInterval { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>On a graceful stop, how long the node keeps answering its carts' new owners before it exits. Default 5 s.</summary>
+    public TimeSpan DrainWindow { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Deadline of a forwarded call whose caller set none. Default 5 s.</summary>
+    public TimeSpan ForwardTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Deadline for taking a cart's state from its previous holder. Default 2 s.</summary>
+    public TimeSpan HandoffTimeout { get; set; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>For this long after a membership change, a cart's previous owner is asked for its state on first touch. Default 60 s.</summary>
+    public TimeSpan HandoffWindow { get; set; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>Ownership and expiry announcements are batched over this interval. Default 100 ms.</summary>
+    public TimeSpan AnnounceInterval { get; set; } = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>Ids waiting to be announced; beyond it announcements are dropped (they are hints). Default 100 000.</summary>
+    public int MaxPendingAnnouncements { get; set; } = 100_000;
+
+    public string? Validate()
+    {
+        if (PingInterval <= TimeSpan.Zero) return $"Cluster:PingInterval must be positive (was {PingInterval})";
+        if (PingTimeout <= TimeSpan.Zero) return $"Cluster:PingTimeout must be positive (was {PingTimeout})";
+        if (SuspectAfterMisses < 1) return $"Cluster:SuspectAfterMisses must be at least 1 (was {SuspectAfterMisses})";
+        if (DeadAfter <= PingInterval) return $"Cluster:DeadAfter must exceed Cluster:PingInterval (was {DeadAfter})";
+        if (NegotiateInterval <= TimeSpan.Zero) return $"Cluster:NegotiateInterval must be positive (was {NegotiateInterval})";
+        if (SeedResolveInterval <= TimeSpan.Zero) return $"Cluster:SeedResolveInterval must be positive (was {SeedResolveInterval})";
+        if (DrainWindow < TimeSpan.Zero) return $"Cluster:DrainWindow must not be negative (was {DrainWindow})";
+        if (ForwardTimeout <= TimeSpan.Zero) return $"Cluster:ForwardTimeout must be positive (was {ForwardTimeout})";
+        if (HandoffTimeout <= TimeSpan.Zero) return $"Cluster:HandoffTimeout must be positive (was {HandoffTimeout})";
+        if (HandoffWindow < TimeSpan.Zero) return $"Cluster:HandoffWindow must not be negative (was {HandoffWindow})";
+        if (AnnounceInterval <= TimeSpan.Zero) return $"Cluster:AnnounceInterval must be positive (was {AnnounceInterval})";
+        if (MaxPendingAnnouncements < 1) return $"Cluster:MaxPendingAnnouncements must be at least 1 (was {MaxPendingAnnouncements})";
+        return null;
+    }
+}

@@ -1,0 +1,467 @@
+using System.Net;
+using System.Net.Sockets;
+using CartActor.ControlPlane;
+using CartActor.Node.Diagnostics;
+using CartActor.Node.Forwarding;
+using CartActor.Node.Hosting;
+using CartActor.Ownership;
+using Grpc.Core;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace CartActor.Node.Membership;
+
+/// <summary>
+/// Who is in the cluster. One heartbeat (every <see cref="ClusterOptions.PingInterval"/>) pings every known
+/// host, promotes a host to member only once it has answered a Ping itself, marks members that miss
+/// pings Suspect, removes them after the dead-after time, forgets hosts that never answered, re-resolves
+/// seeds and merges views with Negotiate. Every change is published as a new ring snapshot.
+/// The peer table is guarded by a lock: it changes at heartbeat pace, never on the request path.
+/// </summary>
+public sealed class ClusterMembership : BackgroundService, IHostedLifecycleService
+{
+    private readonly ClusterView _view;
+    private readonly PeerClients _clients;
+    private readonly OwnershipHints _hints;
+    private readonly NodeReadiness _readiness;
+    private readonly NodeOptions _node;
+    private readonly ClusterOptions _options;
+    private readonly TimeProvider _time;
+    private readonly ILogger<ClusterMembership> _logger;
+    private readonly IHostApplicationLifetime _lifetime;
+    private readonly Lock _gate = new();
+    private readonly Dictionary<string, PeerState> _peers = new(StringComparer.Ordinal);
+    private readonly SemaphoreSlim _tickLock = new(1, 1);
+    private TaskCompletionSource _kick = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private long _lastNegotiate;
+    private long _lastSeedResolve;
+    private volatile bool _joined;
+    private volatile bool _leaving;
+
+    public ClusterMembership(
+        ClusterView view,
+        PeerClients clients,
+        OwnershipHints hints,
+        NodeReadiness readiness,
+        IOptions<NodeOptions> node,
+        IOptions<ClusterOptions> options,
+        TimeProvider time,
+        IHostApplicationLifetime lifetime,
+        ILogger<ClusterMembership> logger)
+    {
+        _lifetime = lifetime;
+        _view = view;
+        _clients = clients;
+        _hints = hints;
+        _readiness = readiness;
+        _node = node.Value;
+        _options = options.Value;
+        _time = time;
+        _logger = logger;
+    }
+
+    /// <summary>True once the first view has converged; until then Ping answers UNAVAILABLE so nobody hands carts to a half-joined node.</summary>
+    public bool IsJoined => _joined && !_leaving;
+
+    public bool IsLeaving => _leaving;
+
+    /// <summary>Hosts learnt from a peer (Negotiate, announcements): candidates until they answer a Ping.</summary>
+    public void Learn(IEnumerable<string> hosts)
+    {
+        var learnt = false;
+        lock (_gate)
+        {
+            foreach (var raw in hosts)
+            {
+                var host = RingSnapshot.Normalize(raw);
+                if (host == _view.Self || _peers.ContainsKey(host) || !HostName.TryParse(host, out _))
+                {
+                    continue;
+                }
+
+                if (_peers.Count >= _node.MaxKnownHosts)
+                {
+                    break;
+                }
+
+                _peers[host] = new PeerState(host, _time.GetTimestamp());
+                learnt = true;
+            }
+        }
+
+        if (learnt)
+        {
+            Kick();
+        }
+    }
+
+    /// <summary>A peer announced a graceful stop: it leaves the ring at once.</summary>
+    public bool RemoveClosing(string host)
+    {
+        host = RingSnapshot.Normalize(host);
+        bool removed;
+        lock (_gate)
+        {
+            removed = _peers.Remove(host);
+            if (removed)
+            {
+                PublishLocked();
+            }
+        }
+
+        if (removed)
+        {
+            _hints.ForgetHost(host);
+        }
+
+        return removed;
+    }
+
+    /// <summary>This node and every member that answers its pings.</summary>
+    public List<string> HealthyHosts()
+    {
+        lock (_gate)
+        {
+            var hosts = new List<string> { _view.Self };
+            hosts.AddRange(_peers.Values.Where(p => p.Status == PeerStatus.Alive).Select(p => p.Host).Order(StringComparer.Ordinal));
+            return hosts;
+        }
+    }
+
+    /// <summary>Runs a heartbeat now (when a peer's view disagrees with ours) and waits for it.</summary>
+    public Task RefreshAsync(CancellationToken cancellationToken) => TickAsync(forceNegotiate: true, cancellationToken);
+
+    /// <summary>Graceful stop: leave our own ring (we own nothing from now on) and tell every peer.</summary>
+    public async Task LeaveAsync(CancellationToken cancellationToken)
+    {
+        _leaving = true;
+        var ring = _view.Map.Leave(_time.GetTimestamp());
+        var notice = new ClosingNotice { Host = _view.Self };
+        var peers = ring.Members.Where(m => m != _view.Self).ToArray();
+        await Task.WhenAll(peers.Select(async peer =>
+        {
+            try
+            {
+                await _clients.For(peer).ClosingAsync(notice, deadline: DateTime.UtcNow + _options.PingTimeout * 2, cancellationToken: cancellationToken).ConfigureAwait(false);
+            }
+            catch (RpcException ex)
+            {
+                ClusterLog.ClosingNotDelivered(_logger, peer, ex.Status.Detail);
+            }
+        })).ConfigureAwait(false);
+    }
+
+    Task IHostedLifecycleService.StartingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    Task IHostedLifecycleService.StartedAsync(CancellationToken cancellationToken)
+    {
+        // A node without seeds is a whole cluster at once.
+        if (_node.Seeds.Length == 0)
+        {
+            MarkJoined();
+        }
+
+        return Task.CompletedTask;
+    }
+
+    Task IHostedLifecycleService.StoppingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    Task IHostedLifecycleService.StoppedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        // Kestrel binds after hosted services start: wait until our own address is known.
+        await Task.Delay(Timeout.Infinite, _lifetime.ApplicationStarted).ContinueWith(static _ => { }, TaskScheduler.Default).ConfigureAwait(false);
+        if (stoppingToken.IsCancellationRequested)
+        {
+            return;
+        }
+
+        var joinDeadline = _time.GetTimestamp();
+        try
+        {
+            while (!stoppingToken.IsCancellationRequested)
+            {
+                var learntBefore = PeerCount();
+                await TickAsync(forceNegotiate: !_joined, stoppingToken).ConfigureAwait(false);
+                if (!_joined && (ConvergedSince(learntBefore) || _time.GetElapsedTime(joinDeadline) > _options.DeadAfter))
+                {
+                    MarkJoined();
+                }
+
+                var kick = Volatile.Read(ref _kick);
+                await Task.WhenAny(Task.Delay(_options.PingInterval, _time, stoppingToken), kick.Task).ConfigureAwait(false);
+                if (kick.Task.IsCompleted)
+                {
+                    Interlocked.CompareExchange(ref _kick, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously), kick);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+        }
+    }
+
+    private async Task TickAsync(bool forceNegotiate, CancellationToken cancellationToken)
+    {
+        if (_leaving)
+        {
+            return;
+        }
+
+        await _tickLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (_node.Seeds.Length > 0 && (_lastSeedResolve == 0 || _time.GetElapsedTime(_lastSeedResolve) >= _options.SeedResolveInterval))
+            {
+                _lastSeedResolve = _time.GetTimestamp();
+                Learn(await ResolveSeedsAsync(cancellationToken).ConfigureAwait(false));
+            }
+
+            PeerState[] peers;
+            lock (_gate)
+            {
+                peers = _peers.Values.ToArray();
+            }
+
+            var replies = await Task.WhenAll(peers.Select(p => PingAsync(p.Host, cancellationToken))).ConfigureAwait(false);
+            bool changed;
+            lock (_gate)
+            {
+                changed = ApplyPingResults(peers, replies);
+                if (changed)
+                {
+                    PublishLocked();
+                }
+            }
+
+            if (changed || forceNegotiate || _lastNegotiate == 0 || _time.GetElapsedTime(_lastNegotiate) >= _options.NegotiateInterval)
+            {
+                _lastNegotiate = _time.GetTimestamp();
+                await NegotiateAsync(cancellationToken).ConfigureAwait(false);
+            }
+        }
+        finally
+        {
+            _tickLock.Release();
+        }
+    }
+
+    private bool ApplyPingResults(PeerState[] peers, string?[] replies)
+    {
+        var now = _time.GetTimestamp();
+        var changed = false;
+        for (var i = 0; i < peers.Length; i++)
+        {
+            var peer = peers[i];
+            if (!_peers.TryGetValue(peer.Host, out var current) || !ReferenceEquals(current, peer))
+            {
+                continue;
+            }
+
+            var answeredAs = replies[i] is { } reported ? RingSnapshot.Normalize(reported) : null;
+            if (answeredAs is not null && answeredAs == _view.Self)
+            {
+                // A seed that resolved to this very node.
+                _peers.Remove(peer.Host);
+                continue;
+            }
+
+            if (answeredAs is not null && answeredAs != peer.Host)
+            {
+                // An address (say a seed's IP) answered with its advertised name: the name is the member.
+                _peers.Remove(peer.Host);
+                if (!_peers.TryGetValue(answeredAs, out var named))
+                {
+                    named = new PeerState(answeredAs, now);
+                    _peers[answeredAs] = named;
+                }
+
+                peer = named;
+            }
+
+            if (answeredAs is not null)
+            {
+                peer.Misses = 0;
+                peer.LastHeard = now;
+                if (peer.Status != PeerStatus.Alive)
+                {
+                    ClusterLog.MemberAlive(_logger, peer.Host, peer.Status.ToString());
+                    _view.MarkAlive(peer.Host);
+                    peer.Status = PeerStatus.Alive;
+                    changed = true;
+                }
+
+                continue;
+            }
+
+            peer.Misses++;
+            switch (peer.Status)
+            {
+                case PeerStatus.Candidate when _time.GetElapsedTime(peer.FirstKnown) >= _options.DeadAfter:
+                    _peers.Remove(peer.Host);
+                    ClusterLog.CandidateForgotten(_logger, peer.Host);
+                    break;
+                case PeerStatus.Alive when peer.Misses >= _options.SuspectAfterMisses:
+                    peer.Status = PeerStatus.Suspect;
+                    ClusterLog.MemberSuspect(_logger, peer.Host, peer.Misses);
+                    changed = true;
+                    break;
+                case PeerStatus.Suspect when _time.GetElapsedTime(peer.LastHeard) >= _options.DeadAfter:
+                    _peers.Remove(peer.Host);
+                    _clients.Forget(peer.Host);
+                    _hints.ForgetHost(peer.Host);
+                    _view.MarkDead(peer.Host);
+                    ClusterLog.MemberDead(_logger, peer.Host);
+                    changed = true;
+                    break;
+            }
+        }
+
+        return changed;
+    }
+
+    private void PublishLocked()
+    {
+        var members = _peers.Values.Where(p => p.Status is PeerStatus.Alive or PeerStatus.Suspect).Select(p => p.Host).ToArray();
+        var suspects = _peers.Values.Where(p => p.Status == PeerStatus.Suspect).Select(p => p.Host).ToHashSet(StringComparer.Ordinal);
+        var before = _view.Map.Current;
+        var ring = _view.Map.Publish(members, suspects, _time.GetTimestamp());
+        if (ring.RingId != before.RingId)
+        {
+            ClusterLog.RingChanged(_logger, ring.Epoch, ring.Members.Count, string.Join(",", ring.Members));
+        }
+    }
+
+    private async Task<string?> PingAsync(string host, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var reply = await _clients.For(host)
+                .PingAsync(new Empty(), deadline: DateTime.UtcNow + _options.PingTimeout, cancellationToken: cancellationToken)
+                .ConfigureAwait(false);
+            return string.IsNullOrEmpty(reply.Host) ? host : reply.Host;
+        }
+        catch (RpcException)
+        {
+            return null;
+        }
+    }
+
+    private async Task NegotiateAsync(CancellationToken cancellationToken)
+    {
+        string[] members;
+        var request = new NegotiateRequest();
+        lock (_gate)
+        {
+            request.KnownHosts.Add(_view.Self);
+            request.KnownHosts.AddRange(_peers.Keys.Order(StringComparer.Ordinal));
+            members = _peers.Values.Where(p => p.Status == PeerStatus.Alive).Select(p => p.Host).ToArray();
+        }
+
+        var replies = await Task.WhenAll(members.Select(async host =>
+        {
+            try
+            {
+                return await _clients.For(host)
+                    .NegotiateAsync(request, deadline: DateTime.UtcNow + _options.PingTimeout * 2, cancellationToken: cancellationToken)
+                    .ConfigureAwait(false);
+            }
+            catch (RpcException)
+            {
+                return null;
+            }
+        })).ConfigureAwait(false);
+        Learn(replies.Where(r => r is not null).SelectMany(r => r!.Hosts));
+    }
+
+    private async Task<List<string>> ResolveSeedsAsync(CancellationToken cancellationToken)
+    {
+        var hosts = new List<string>();
+        foreach (var seed in _node.Seeds)
+        {
+            if (!HostName.TryParse(seed, out var endpoint))
+            {
+                continue;
+            }
+
+            hosts.Add(seed);
+            if (IPAddress.TryParse(endpoint.Host, out _))
+            {
+                continue;
+            }
+
+            try
+            {
+                // A headless service name resolves to every pod: each address is a candidate too.
+                var addresses = await Dns.GetHostAddressesAsync(endpoint.Host, cancellationToken).ConfigureAwait(false);
+                if (addresses.Length > 1)
+                {
+                    hosts.AddRange(addresses.Select(a => a.AddressFamily == AddressFamily.InterNetworkV6 ? $"[{a}]:{endpoint.Port}" : $"{a}:{endpoint.Port}"));
+                }
+            }
+            catch (SocketException ex)
+            {
+                ClusterLog.SeedUnresolved(_logger, seed, ex.Message);
+            }
+        }
+
+        return hosts;
+    }
+
+    private int PeerCount()
+    {
+        lock (_gate)
+        {
+            return _peers.Count;
+        }
+    }
+
+    private bool ConvergedSince(int peersBefore)
+    {
+        lock (_gate)
+        {
+            // Converged: nothing new was learnt in a full round, and every learnt host has answered or been forgotten.
+            return _peers.Count == peersBefore && _peers.Values.All(p => p.Status != PeerStatus.Candidate);
+        }
+    }
+
+    private void MarkJoined()
+    {
+        if (_joined)
+        {
+            return;
+        }
+
+        _joined = true;
+        ClusterLog.Joined(_logger, _view.Self, _view.Ring.Members.Count);
+        if (!_leaving)
+        {
+            _readiness.MarkReady();
+        }
+    }
+
+    private void Kick() => Volatile.Read(ref _kick).TrySetResult();
+
+    public override void Dispose()
+    {
+        _tickLock.Dispose();
+        base.Dispose();
+    }
+
+    private enum PeerStatus
+    {
+        Candidate,
+        Alive,
+        Suspect,
+    }
+
+    private sealed class PeerState(string host, long firstKnown)
+    {
+        public string Host { get; } = host;
+        public long FirstKnown { get; } = firstKnown;
+        public PeerStatus Status { get; set; } = PeerStatus.Candidate;
+        public int Misses { get; set; }
+        public long LastHeard { get; set; } = firstKnown;
+    }
+}
