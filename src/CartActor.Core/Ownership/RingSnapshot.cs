@@ -52,6 +52,25 @@ public sealed class RingSnapshot
 
     public bool IsSuspect(int memberIndex) => _suspect[memberIndex];
 
+    private RingSnapshot? _withoutSelf;
+
+    /// <summary>
+    /// The ring of the same members minus this node: who would own each cart if this node were not here.
+    /// For a node that has just joined, that is where its carts live now. Built once, on first use.
+    /// </summary>
+    public RingSnapshot? WithoutSelf
+    {
+        get
+        {
+            if (IsLeaving || Members.Count < 2)
+            {
+                return null;
+            }
+
+            return LazyInitializer.EnsureInitialized(ref _withoutSelf, () => Create(Members, Self, Epoch, suspects: null, includeSelf: false, publishedAt: PublishedAt));
+        }
+    }
+
     /// <summary>Builds the ring for a member set (self must be in it).</summary>
     public static RingSnapshot Create(IEnumerable<string> members, string self, long epoch, IReadOnlySet<string>? suspects = null, bool includeSelf = true, long publishedAt = 0)
     {

@@ -142,7 +142,7 @@ public sealed class CartHandoff : BackgroundService
 
     public override Task StartAsync(CancellationToken cancellationToken)
     {
-        _view.Map.Changed += (_, _) => _ringChanged.Writer.TryWrite(true);
+        _view.RingChanged += (_, _) => _ringChanged.Writer.TryWrite(true);
         return base.StartAsync(cancellationToken);
     }
 
@@ -182,6 +182,16 @@ public sealed class CartHandoff : BackgroundService
         if (_hints.TryGetOwner(cartId, out var hinted) && hinted != ring.Self)
         {
             (holders ??= []).Add(hinted);
+        }
+
+        // Who owned the cart before this node was in the ring: the holder after a join.
+        if (ring.WithoutSelf is { } without && _time.GetElapsedTime(ring.PublishedAt) <= _options.HandoffWindow)
+        {
+            var previous = without.OwnerOf(cartId);
+            if (holders is null || !holders.Contains(previous))
+            {
+                (holders ??= []).Add(previous);
+            }
         }
 
         var supersededAt = ring.PublishedAt;

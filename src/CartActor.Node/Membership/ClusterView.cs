@@ -19,7 +19,22 @@ public sealed class ClusterView(NodeIdentity identity)
 
     public void MarkAlive(string host) => _dead.TryRemove(host, out _);
 
-    public OwnershipMap Map => LazyInitializer.EnsureInitialized(ref _map, () => new OwnershipMap(identity.AdvertisedHost));
+    public OwnershipMap Map => LazyInitializer.EnsureInitialized(ref _map, CreateMap);
+
+    /// <summary>Raised on the membership heartbeat after each change of the member set (old ring, new ring).</summary>
+    public event Action<RingSnapshot, RingSnapshot>? RingChanged;
+
+    private OwnershipMap CreateMap()
+    {
+        if (identity.GrpcPort == 0)
+        {
+            throw new InvalidOperationException("The ring cannot be built before Kestrel has bound the gRPC port.");
+        }
+
+        var map = new OwnershipMap(identity.AdvertisedHost);
+        map.Changed += (before, after) => RingChanged?.Invoke(before, after);
+        return map;
+    }
 
     public RingSnapshot Ring => Map.Current;
 

@@ -49,6 +49,7 @@ internal sealed class ControlPlaneService(
             throw new RpcException(new Status(StatusCode.InvalidArgument, "messages must hold at least one mutation"));
         }
 
+        RequireMember();
         var lookup = view.Map.Lookup(request.Id);
         if (lookup.Kind != OwnerKind.Local)
         {
@@ -71,6 +72,7 @@ internal sealed class ControlPlaneService(
             return handoff.HandOverAsync(request.Id);
         }
 
+        RequireMember();
         var lookup = view.Map.Lookup(request.Id);
         if (lookup.Kind != OwnerKind.Local)
         {
@@ -144,6 +146,15 @@ internal sealed class ControlPlaneService(
                 ? $"{request.Host} removed from membership; {forgotten} ownership hints dropped"
                 : $"{request.Host} was not a known member; {forgotten} ownership hints dropped",
         });
+    }
+
+    /// <summary>A node still joining has a partial ring: answering for a cart then could start a second history.</summary>
+    private void RequireMember()
+    {
+        if (!membership.IsJoined && !membership.IsLeaving)
+        {
+            throw new RpcException(Joining);
+        }
     }
 
     // ---- Local path ----
