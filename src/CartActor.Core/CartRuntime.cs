@@ -28,7 +28,8 @@ public sealed class CartRuntime : IAsyncDisposable
         TimeProvider? time = null,
         ICartLifecycleObserver? observer = null,
         MutationRegistry? registry = null,
-        IMeterFactory? meterFactory = null)
+        IMeterFactory? meterFactory = null,
+        Persistence.ICartStore? store = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         var problem = options.Validate();
@@ -40,7 +41,8 @@ public sealed class CartRuntime : IAsyncDisposable
         Options = options;
         Time = time ?? TimeProvider.System;
         Metrics = new CartMetrics(meterFactory);
-        _context = new CartRuntimeContext(options, registry ?? MutationRegistry.Default, Time, Metrics, observer);
+        Store = store;
+        _context = new CartRuntimeContext(options, registry ?? MutationRegistry.Default, Time, Metrics, observer, store);
         var perShardCapacity = (int)Math.Max(1, ((long)options.MaxActiveCarts + options.ShardCount - 1) / options.ShardCount);
         _shards = new MailboxShard[options.ShardCount];
         for (var i = 0; i < _shards.Length; i++)
@@ -57,6 +59,9 @@ public sealed class CartRuntime : IAsyncDisposable
     public TimeProvider Time { get; }
 
     public CartMetrics Metrics { get; }
+
+    /// <summary>The durable store written through before each acknowledgement, or null (memory only).</summary>
+    public Persistence.ICartStore? Store { get; }
 
     public int ShardCount => _shards.Length;
 
@@ -138,12 +143,40 @@ public sealed class CartRuntime : IAsyncDisposable
             ThrowInvalid("id must not be 0");
         }
 
-        return ShardOf(cartId).TryLease(cartId, out var lease)
-            ? lease
-            : new CartStateLease(PackedState.Pack(new CartState { Id = cartId, Currency = Options.Currency }));
+        if (ShardOf(cartId).TryLease(cartId, out var lease))
+        {
+            return lease;
+        }
+
+        if (Store is not null)
+        {
+            throw new InvalidOperationException("With a store, a cart that is not live must be read with GetAsync (it may need loading).");
+        }
+
+        return new CartStateLease(PackedState.Pack(new CartState { Id = cartId, Currency = Options.Currency }));
     }
 
-    public ValueTask<CartStateLease> GetAsync(ulong cartId) => new(Get(cartId));
+    /// <summary>
+    /// The cart's current state. Synchronous and allocation-free for a live cart; with a store, a cart that
+    /// is not live is loaded (and activated) on its shard first.
+    /// </summary>
+    public ValueTask<CartStateLease> GetAsync(ulong cartId)
+    {
+        if (Store is null)
+        {
+            return new ValueTask<CartStateLease>(Get(cartId));
+        }
+
+        if (cartId == 0)
+        {
+            ThrowInvalid("id must not be 0");
+        }
+
+        var shard = ShardOf(cartId);
+        return shard.TryLease(cartId, out var lease)
+            ? new ValueTask<CartStateLease>(lease)
+            : new ValueTask<CartStateLease>(shard.RunAsync(s => s.LeaseForRead(cartId), bypassLimit: false));
+    }
 
     /// <summary>True when the cart is live in this node's memory.</summary>
     public bool IsActive(ulong cartId) => ShardOf(cartId).IsActive(cartId);

@@ -8,18 +8,27 @@ public enum CartRequestError
 
     /// <summary>The cart's shard is full: retry after a short back-off.</summary>
     Overloaded,
+
+    /// <summary>The durable store could not take the write (or give the cart): nothing was acknowledged; retry.</summary>
+    StoreUnavailable,
+
+    /// <summary>Another writer changed the cart in the shared store first; it was reloaded: retry.</summary>
+    Conflict,
+
+    /// <summary>The cart's stored record is unreadable: this cart fails until repaired; others are unaffected.</summary>
+    Corrupt,
 }
 
 /// <summary>A request refused before any mutation ran.</summary>
 public sealed class CartRuntimeException : Exception
 {
-    public CartRuntimeException(CartRequestError error, string message)
-        : base(message)
+    public CartRuntimeException(CartRequestError error, string message, Exception? inner = null)
+        : base(message, inner)
     {
         Error = error;
     }
 
     public CartRequestError Error { get; }
 
-    public bool IsRetryable => Error == CartRequestError.Overloaded;
+    public bool IsRetryable => Error is CartRequestError.Overloaded or CartRequestError.StoreUnavailable or CartRequestError.Conflict;
 }

@@ -8,6 +8,9 @@ public enum EvictionReason
     Capacity,
     Shutdown,
     Handoff,
+
+    /// <summary>The write of its last change failed or lost a race: the in-memory copy was dropped, to be reloaded.</summary>
+    Rollback,
 }
 
 /// <summary>

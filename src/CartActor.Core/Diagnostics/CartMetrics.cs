@@ -49,6 +49,7 @@ public sealed class CartMetrics : IDisposable
         EvictionReason.IdleTtl => "idle_ttl",
         EvictionReason.Capacity => "capacity",
         EvictionReason.Shutdown => "shutdown",
+        EvictionReason.Rollback => "rollback",
         _ => "handoff",
     };
 }

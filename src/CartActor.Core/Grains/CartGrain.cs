@@ -19,9 +19,10 @@ public sealed class CartGrain
     private bool _retired;
     private long _lastAccess;
 
-    internal CartGrain(CartModel model, long now)
+    internal CartGrain(CartModel model, long now, ulong persistedVersion = 0)
     {
         _model = model;
+        PersistedVersion = persistedVersion;
         _current = PackedState.Pack(model.State);
         _lastAccess = now;
         LruStamp = now;
@@ -30,6 +31,12 @@ public sealed class CartGrain
     public ulong Id => _model.State.Id;
 
     public ulong Version => _model.State.Version;
+
+    /// <summary>The version the durable store holds (shard-only): the base of the next compare-and-set write.</summary>
+    internal ulong PersistedVersion { get; set; }
+
+    /// <summary>The live record, for the shard's write-through (the shard is busy until the write completes).</summary>
+    internal CartRecord Record => _model.Record;
 
     /// <summary>Timestamp (TimeProvider ticks) of the last Apply or Get; readers write it without the shard.</summary>
     public long LastAccess => Volatile.Read(ref _lastAccess);

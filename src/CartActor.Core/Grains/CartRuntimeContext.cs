@@ -9,11 +9,13 @@ internal sealed class CartRuntimeContext(
     MutationRegistry registry,
     TimeProvider time,
     CartMetrics metrics,
-    ICartLifecycleObserver? observer)
+    ICartLifecycleObserver? observer,
+    Persistence.ICartStore? store)
 {
     public CartRuntimeOptions Options { get; } = options;
     public MutationRegistry Registry { get; } = registry;
     public TimeProvider Time { get; } = time;
     public CartMetrics Metrics { get; } = metrics;
     public ICartLifecycleObserver? Observer { get; } = observer;
+    public Persistence.ICartStore? Store { get; } = store;
 }

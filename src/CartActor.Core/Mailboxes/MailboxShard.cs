@@ -6,6 +6,7 @@ using CartActor.Cart.Messages;
 using CartActor.Grains;
 using CartActor.Packing;
 using Google.Protobuf.WellKnownTypes;
+using CartActor.Persistence;
 using Microsoft.Extensions.ObjectPool;
 
 namespace CartActor.Mailboxes;
@@ -33,6 +34,11 @@ internal sealed class MailboxShard : IThreadPoolWorkItem
     private CartGrain? _lruHead;
     private CartGrain? _lruTail;
 
+    // Write-through (only with a store): carts changed in this pass, and the Applies whose answers wait for the write.
+    private readonly Dictionary<ulong, CartGrain> _dirty = new();
+    private readonly List<(ApplyWork Work, ApplyOutcome Outcome)> _unacknowledged = new();
+    private readonly List<CartWrite> _writes = new();
+
     public MailboxShard(CartRuntimeContext context, int capacity)
     {
         _context = context;
@@ -48,7 +54,9 @@ internal sealed class MailboxShard : IThreadPoolWorkItem
 
     public ValueTask<ApplyOutcome> ApplyAsync(ulong cartId, IReadOnlyList<Any> mutations, string? idempotencyKey)
     {
-        if (Interlocked.CompareExchange(ref _state, Busy, Idle) == Idle)
+        // In memory only: an idle shard runs the Apply on the caller's thread. With a store, every Apply goes
+        // through a pass, so that one write covers the pass and the answer waits for it.
+        if (_context.Store is null && Interlocked.CompareExchange(ref _state, Busy, Idle) == Idle)
         {
             if (Volatile.Read(ref _queued) == 0)
             {
@@ -122,7 +130,44 @@ internal sealed class MailboxShard : IThreadPoolWorkItem
         var grain = GetOrActivate(cartId, now);
         grain.Touch(now);
         MoveToFront(grain, now);
-        return grain.Apply(mutations, idempotencyKey, _context);
+        var outcome = grain.Apply(mutations, idempotencyKey, _context);
+        if (_context.Store is not null && grain.Version != grain.PersistedVersion)
+        {
+            _dirty[cartId] = grain;
+        }
+
+        return outcome;
+    }
+
+    /// <summary>Answers an Apply now, or after this pass's write when its cart has an unwritten change.</summary>
+    internal void Acknowledge(ApplyWork work, ApplyOutcome outcome)
+    {
+        if (_dirty.ContainsKey(work.CartId))
+        {
+            _unacknowledged.Add((work, outcome));
+        }
+        else
+        {
+            work.Succeed(outcome);
+        }
+    }
+
+    /// <summary>A read of a cart that is not live: load it from the store (activating it) or answer empty.</summary>
+    internal CartStateLease LeaseForRead(ulong cartId)
+    {
+        if (_grains.TryGetValue(cartId, out var live) && live.TryLease(out var lease))
+        {
+            return lease;
+        }
+
+        var record = LoadRecord(cartId);
+        if (record is null)
+        {
+            return new CartStateLease(PackedState.Pack(new CartState { Id = cartId, Currency = _context.Options.Currency }));
+        }
+
+        var grain = Activate(cartId, new CartModel(record), _context.Time.GetTimestamp(), record.State.Version);
+        return grain.TryLease(out var loaded) ? loaded : throw new UnreachableException();
     }
 
     public bool IsActive(ulong cartId) => _grains.ContainsKey(cartId);
@@ -145,24 +190,41 @@ internal sealed class MailboxShard : IThreadPoolWorkItem
             EvictForCapacity();
         }
 
-        var grain = new CartGrain(new CartModel(record), now);
+        var grain = new CartGrain(new CartModel(record), now, record.State.Version);
         _grains[cartId] = grain;
         Volatile.Write(ref _activeCount, _activeCount + 1);
         MoveToFront(grain, now);
         _context.Observer?.OnActivated(cartId);
+        if (_context.Store is not null)
+        {
+            // Taken from another node: this node's store must hold it before the next change is acknowledged.
+            _dirty[cartId] = grain;
+        }
+
         return true;
     }
 
     /// <summary>Exports a live cart and drops it here (its new owner takes it); null when not live.</summary>
     internal CartRecord? HandOff(ulong cartId)
     {
-        if (!_grains.TryGetValue(cartId, out var grain))
+        // A node-local store's copy leaves with the cart, so this node never serves it stale later.
+        var store = _context.Store is { IsShared: false } local ? local : null;
+        CartRecord? record;
+        if (_grains.TryGetValue(cartId, out var grain))
         {
-            return null;
+            record = grain.ExportRecord();
+            Evict(grain, EvictionReason.Handoff);
+        }
+        else
+        {
+            record = store is null ? null : LoadRecord(cartId);
         }
 
-        var record = grain.ExportRecord();
-        Evict(grain, EvictionReason.Handoff);
+        if (record is not null && store is not null)
+        {
+            store.Delete(cartId);
+        }
+
         return record;
     }
 
@@ -206,16 +268,55 @@ internal sealed class MailboxShard : IThreadPoolWorkItem
             return grain;
         }
 
+        var record = LoadRecord(cartId);
+        return record is null
+            ? Activate(cartId, CartModel.CreateEmpty(cartId, _context.Options.Currency), now, persistedVersion: 0)
+            : Activate(cartId, new CartModel(record), now, record.State.Version);
+    }
+
+    private CartGrain Activate(ulong cartId, CartModel model, long now, ulong persistedVersion)
+    {
         if (_activeCount >= _capacity)
         {
             EvictForCapacity();
         }
 
-        grain = new CartGrain(CartModel.CreateEmpty(cartId, _context.Options.Currency), now);
+        var grain = new CartGrain(model, now, persistedVersion);
         _grains[cartId] = grain;
         Volatile.Write(ref _activeCount, _activeCount + 1);
+        MoveToFront(grain, now);
         _context.Observer?.OnActivated(cartId);
         return grain;
+    }
+
+    private CartRecord? LoadRecord(ulong cartId)
+    {
+        var store = _context.Store;
+        if (store is null)
+        {
+            return null;
+        }
+
+        CartRecord? record;
+        try
+        {
+            record = store.Load(cartId);
+        }
+        catch (CartStoreException ex) when (ex.Error == CartStoreError.Corrupt)
+        {
+            throw new CartRuntimeException(CartRequestError.Corrupt, $"cart {cartId}: its stored record is unreadable ({ex.Message}); other carts are unaffected", ex);
+        }
+        catch (CartStoreException ex)
+        {
+            throw new CartRuntimeException(CartRequestError.StoreUnavailable, $"cart {cartId}: the {store.Name} store is unavailable ({ex.Message}); retry", ex);
+        }
+
+        if (record is not null && (record.State is null || record.State.Id != cartId))
+        {
+            throw new CartRuntimeException(CartRequestError.Corrupt, $"cart {cartId}: its stored record names cart {record.State?.Id ?? 0}; other carts are unaffected");
+        }
+
+        return record;
     }
 
     /// <summary>
@@ -353,6 +454,19 @@ internal sealed class MailboxShard : IThreadPoolWorkItem
                 work.Execute(this);
             }
 
+            if (_dirty.Count > 0)
+            {
+                var flush = FlushAsync();
+                if (!flush.IsCompleted)
+                {
+                    // The shard stays Busy while its write is in flight; the next pass starts when it lands.
+                    _ = ContinueAfterFlushAsync(flush);
+                    return;
+                }
+
+                flush.GetAwaiter().GetResult();
+            }
+
             if (budget == 0 && !_queue.IsEmpty)
             {
                 // Out of budget: let other work use this thread and continue on the pool.
@@ -369,6 +483,74 @@ internal sealed class MailboxShard : IThreadPoolWorkItem
     }
 
     void IThreadPoolWorkItem.Execute() => Drain();
+
+    private async Task ContinueAfterFlushAsync(ValueTask flush)
+    {
+        await flush.ConfigureAwait(false);
+        Drain();
+    }
+
+    /// <summary>
+    /// Writes every cart this pass changed as one batch, then answers the Applies that waited for it. A
+    /// failed write acknowledges nothing: the changed carts are dropped from memory (their stored record
+    /// is still the last acknowledged state) and their callers get a retryable error. Never throws.
+    /// </summary>
+    private async ValueTask FlushAsync()
+    {
+        var store = _context.Store!;
+        _writes.Clear();
+        foreach (var grain in _dirty.Values)
+        {
+            _writes.Add(new CartWrite(grain.Id, grain.Record, grain.PersistedVersion));
+        }
+
+        IReadOnlyCollection<ulong> conflicts;
+        Exception? failure = null;
+        try
+        {
+            var write = store.WriteAsync(_writes);
+            conflicts = write.IsCompletedSuccessfully ? write.Result : await write.ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            conflicts = [];
+            failure = new CartRuntimeException(CartRequestError.StoreUnavailable, $"the {store.Name} store did not take the write ({ex.Message}); nothing was acknowledged, retry", ex);
+        }
+
+        foreach (var grain in _dirty.Values)
+        {
+            if (failure is null && !conflicts.Contains(grain.Id))
+            {
+                grain.PersistedVersion = grain.Version;
+            }
+            else if (_grains.TryGetValue(grain.Id, out var live) && ReferenceEquals(live, grain))
+            {
+                Evict(grain, EvictionReason.Rollback);
+            }
+        }
+
+        foreach (var (work, outcome) in _unacknowledged)
+        {
+            if (failure is not null)
+            {
+                outcome.Dispose();
+                work.Fail(failure);
+            }
+            else if (conflicts.Contains(work.CartId))
+            {
+                outcome.Dispose();
+                work.Fail(new CartRuntimeException(CartRequestError.Conflict, $"cart {work.CartId} was changed by another node first; it has been reloaded, retry"));
+            }
+            else
+            {
+                work.Succeed(outcome);
+            }
+        }
+
+        _dirty.Clear();
+        _unacknowledged.Clear();
+        _writes.Clear();
+    }
 
     [DoesNotReturn]
     [StackTraceHidden]

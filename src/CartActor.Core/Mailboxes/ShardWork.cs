@@ -35,17 +35,27 @@ internal sealed class ApplyWork : ShardWork, IValueTaskSource<ApplyOutcome>
         _idempotencyKey = idempotencyKey;
     }
 
+    public ulong CartId => _cartId;
+
     public override void Execute(MailboxShard shard)
     {
+        ApplyOutcome outcome;
         try
         {
-            _source.SetResult(shard.ApplyNow(_cartId, _mutations!, _idempotencyKey));
+            outcome = shard.ApplyNow(_cartId, _mutations!, _idempotencyKey);
         }
         catch (Exception ex)
         {
             _source.SetException(ex);
+            return;
         }
+
+        shard.Acknowledge(this, outcome);
     }
+
+    public void Succeed(ApplyOutcome outcome) => _source.SetResult(outcome);
+
+    public void Fail(Exception exception) => _source.SetException(exception);
 
     public ApplyOutcome GetResult(short token)
     {

@@ -80,7 +80,7 @@ internal sealed class ControlPlaneService(
         }
 
         var ensure = handoff.EnsureLocalAsync(request.Id, context.CancellationToken);
-        return ensure.IsCompletedSuccessfully ? Task.FromResult(GetLocal(request.Id, context)) : GetAfterHandoffAsync(ensure, request.Id, context);
+        return ensure.IsCompletedSuccessfully ? GetLocal(request.Id, context) : GetAfterHandoffAsync(ensure, request.Id, context);
     }
 
     public override Task<PingReply> Ping(Empty request, ServerCallContext context)
@@ -174,9 +174,19 @@ internal sealed class ControlPlaneService(
         return await ApplyLocal(request, context).ConfigureAwait(false);
     }
 
-    private GetReply GetLocal(ulong cartId, ServerCallContext context)
+    private Task<GetReply> GetLocal(ulong cartId, ServerCallContext context)
     {
-        var lease = runtime.Get(cartId);
+        var pending = runtime.GetAsync(cartId);
+        return pending.IsCompletedSuccessfully
+            ? Task.FromResult(Reply(pending.Result, context))
+            : GetAwaited(pending, context);
+    }
+
+    private static async Task<GetReply> GetAwaited(ValueTask<CartStateLease> pending, ServerCallContext context) =>
+        Reply(await pending.ConfigureAwait(false), context);
+
+    private static GetReply Reply(CartStateLease lease, ServerCallContext context)
+    {
         context.GetHttpContext().Response.RegisterForDispose(lease.AsDisposable()!);
         return new GetReply { Grain = lease.State };
     }
@@ -184,7 +194,7 @@ internal sealed class ControlPlaneService(
     private async Task<GetReply> GetAfterHandoffAsync(ValueTask ensure, ulong cartId, ServerCallContext context)
     {
         await ensure.ConfigureAwait(false);
-        return GetLocal(cartId, context);
+        return await GetLocal(cartId, context).ConfigureAwait(false);
     }
 
     private static async Task<ApplyResult> ApplyAwaited(ValueTask<ApplyOutcome> pending, ServerCallContext context) =>
@@ -244,7 +254,7 @@ internal sealed class ControlPlaneService(
                 if (lookup.Kind == OwnerKind.Local)
                 {
                     await handoff.EnsureLocalAsync(request.Id, context.CancellationToken).ConfigureAwait(false);
-                    return GetLocal(request.Id, context);
+                    return await GetLocal(request.Id, context).ConfigureAwait(false);
                 }
             }
         }

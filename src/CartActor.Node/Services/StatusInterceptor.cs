@@ -33,7 +33,14 @@ internal sealed class StatusInterceptor(NodeMetrics metrics, ILogger<StatusInter
         }
         catch (CartRuntimeException ex)
         {
-            status = ex.Error == CartRequestError.Overloaded ? StatusCode.ResourceExhausted : StatusCode.InvalidArgument;
+            status = ex.Error switch
+            {
+                CartRequestError.Overloaded => StatusCode.ResourceExhausted,
+                CartRequestError.StoreUnavailable => StatusCode.Unavailable,
+                CartRequestError.Conflict => StatusCode.Aborted,
+                CartRequestError.Corrupt => StatusCode.DataLoss,
+                _ => StatusCode.InvalidArgument,
+            };
             throw new RpcException(new Status(status, ex.Message));
         }
         catch (OperationCanceledException) when (context.CancellationToken.IsCancellationRequested)

@@ -1,0 +1,56 @@
+using CartActor.Cart.Messages;
+
+namespace CartActor.Persistence;
+
+/// <summary>
+/// Durable home of cart records (state, id counters, idempotency keys). The runtime writes through it
+/// before it acknowledges a change: everything one mailbox shard applied in one pass goes out as one
+/// <see cref="WriteAsync"/> call. Called only from a shard (one pass at a time per shard), from many
+/// shards at once.
+/// </summary>
+public interface ICartStore : IDisposable
+{
+    /// <summary>A short name for logs and metrics ("rocksdb", "redis").</summary>
+    string Name { get; }
+
+    /// <summary>
+    /// True when every node reads and writes the same store (Redis): a new owner loads a cart itself and
+    /// writes compare-and-set. False for a node's own store (RocksDB): carts move with their records.
+    /// </summary>
+    bool IsShared { get; }
+
+    /// <summary>The cart's record, or null when the store has none.</summary>
+    /// <exception cref="CartStoreException">The record is unreadable (<see cref="CartStoreError.Corrupt"/>) or the store is unreachable.</exception>
+    CartRecord? Load(ulong cartId);
+
+    /// <summary>
+    /// Writes a batch. Each write names the version its writer last loaded or wrote: a shared store refuses
+    /// (and returns the id of) a write whose stored version has moved on, so two writers can never fork a
+    /// cart. Returns the ids that conflicted; all others were written.
+    /// </summary>
+    /// <exception cref="CartStoreException">Nothing of the batch is known to be written.</exception>
+    ValueTask<IReadOnlyCollection<ulong>> WriteAsync(IReadOnlyList<CartWrite> writes);
+
+    /// <summary>Deletes one record (a node-local store, after the cart was handed to its new owner).</summary>
+    void Delete(ulong cartId);
+
+    /// <summary>Deletes records last updated before <paramref name="cutoff"/>; returns how many went.</summary>
+    Task<long> DeleteOlderThanAsync(DateTimeOffset cutoff, CancellationToken cancellationToken);
+}
+
+/// <summary>One cart's new record and the version its writer based it on.</summary>
+public readonly record struct CartWrite(ulong CartId, CartRecord Record, ulong ExpectedVersion);
+
+public enum CartStoreError
+{
+    /// <summary>The store could not be reached or refused the operation: retryable.</summary>
+    Unavailable,
+
+    /// <summary>The stored record cannot be decoded: that cart fails until an operator repairs or deletes it.</summary>
+    Corrupt,
+}
+
+public sealed class CartStoreException(CartStoreError error, string message, Exception? inner = null) : Exception(message, inner)
+{
+    public CartStoreError Error { get; } = error;
+}
