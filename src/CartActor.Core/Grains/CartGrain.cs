@@ -51,6 +51,7 @@ public sealed class CartGrain
     /// <summary>Leases the current packed state; false once the grain has been evicted.</summary>
     public bool TryLease(out CartStateLease lease)
     {
+        PackedState? failed = null;
         while (true)
         {
             var packed = Volatile.Read(ref _current);
@@ -65,6 +66,14 @@ public sealed class CartGrain
                 lease = default;
                 return false;
             }
+
+            if (ReferenceEquals(packed, failed) && ReferenceEquals(packed, Volatile.Read(ref _current)))
+            {
+                // The current version lost its last reference without being replaced: a lease was disposed twice.
+                throw new InvalidOperationException($"cart {Id}: its current state was released more often than leased (a lease disposed twice)");
+            }
+
+            failed = packed;
         }
     }
 

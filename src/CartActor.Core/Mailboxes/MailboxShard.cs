@@ -347,9 +347,16 @@ internal sealed class MailboxShard : IThreadPoolWorkItem
         _grains.TryRemove(grain.Id, out _);
         Unlink(grain);
         Volatile.Write(ref _activeCount, _activeCount - 1);
-        _context.Observer?.OnEvicted(grain.Id, grain.ExportRecord(), reason);
-        grain.Retire();
-        _context.Metrics.Evicted(reason);
+        try
+        {
+            _context.Observer?.OnEvicted(grain.Id, grain.ExportRecord(), reason);
+        }
+        finally
+        {
+            // An observer's failure must not leave a half-evicted grain behind.
+            grain.Retire();
+            _context.Metrics.Evicted(reason);
+        }
     }
 
     private void MoveToFront(CartGrain grain, long stamp)
