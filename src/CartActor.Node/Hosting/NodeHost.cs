@@ -76,10 +76,15 @@ public static class NodeHost
         builder.Services.AddGrpcReflection();
 
         // Only the node's own meters reach /metrics: listening to ASP.NET's per-request meters would add work
-        // to every call. EventCounters are off for the same reason.
+        // to every call. EventCounters are off for the same reason. Histograms keep the buckets their instrument
+        // advises (sub-millisecond for RPC latency); the adapter's default buckets start at 10 ms.
         Metrics.SuppressDefaultMetrics(new SuppressDefaultMetricOptions { SuppressEventCounters = true });
-        Metrics.ConfigureMeterAdapter(adapter => adapter.InstrumentFilterPredicate =
-            instrument => instrument.Meter.Name is CartActor.Diagnostics.CartMetrics.MeterName or NodeMetrics.MeterName);
+        Metrics.ConfigureMeterAdapter(adapter =>
+        {
+            adapter.InstrumentFilterPredicate =
+                instrument => instrument.Meter.Name is CartActor.Diagnostics.CartMetrics.MeterName or NodeMetrics.MeterName;
+            adapter.ResolveHistogramBuckets = AdvisedBuckets;
+        });
 
         var app = builder.Build();
         app.MapGrpcService<ControlPlaneService>();
@@ -91,6 +96,11 @@ public static class NodeHost
         app.MapMetrics("/metrics");
         return app;
     }
+
+    private static double[] AdvisedBuckets(System.Diagnostics.Metrics.Instrument instrument) =>
+        instrument is System.Diagnostics.Metrics.Histogram<double> { Advice.HistogramBucketBoundaries: { Count: > 0 } bounds }
+            ? [.. bounds]
+            : MeterAdapterOptions.DefaultHistogramBuckets;
 
     private static NodeOptions ReadNodeOptions(IConfiguration configuration)
     {
