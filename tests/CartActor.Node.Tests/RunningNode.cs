@@ -56,7 +56,9 @@ public sealed class RunningNode : IAsyncDisposable
         string[] args = ["--port", "0", "--http-port", "0", "--host", "127.0.0.1", "--Node:ShutdownTimeout", "00:00:10", .. extraArgs ?? []];
         var app = NodeHost.Build(args, builder =>
         {
-            builder.Logging.SetMinimumLevel(LogLevel.Warning);
+            // Warnings and errors only; appsettings.json asks Information of every category, so override it there.
+            builder.Configuration["Logging:LogLevel:Default"] = nameof(LogLevel.Warning);
+            builder.Configuration["Logging:LogLevel:Microsoft.Hosting.Lifetime"] = nameof(LogLevel.Warning);
             customize?.Invoke(builder);
         });
 
