@@ -1,0 +1,275 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Runtime.CompilerServices;
+using CartActor.Cart.Messages;
+using Google.Protobuf;
+using StackExchange.Redis;
+
+namespace CartActor.Persistence.Redis;
+
+/// <summary>
+/// The shared cart store for clusters: every node reads and writes the same Redis. Each cart is one hash,
+/// <c>{KeyPrefix}{cartId}</c>, with field <c>v</c> (the record's version, decimal) and field <c>r</c> (the
+/// <see cref="CartRecord"/> protobuf). Writes are compare-and-set on <c>v</c> in one Lua script, so two
+/// nodes that both believe they own a cart cannot fork it: the second writer's stale version is refused and
+/// its id comes back as a conflict. Every write resets the key's expiry to the retention, so Redis itself
+/// deletes carts untouched for that long. Owns its connection; thread-safe (every shard calls it at once).
+/// </summary>
+public sealed class RedisCartStore : ICartStore
+{
+    /// <summary>
+    /// KEYS[1] the cart key; ARGV[1] the version the writer based its record on ("0": the cart must be new),
+    /// ARGV[2] the record's version, ARGV[3] the record, ARGV[4] the retention in milliseconds.
+    /// Returns 1 written, 0 the stored version differs (conflict), -1 the key is not a cart record.
+    /// Versions are compared as the decimal strings they are stored as: Lua numbers are doubles and would
+    /// round a uint64. A missing key counts as version 0, so a cart once written at version 0 (an untouched
+    /// cart handed over) can still be written by a writer that loaded it at 0.
+    /// </summary>
+    internal const string CompareAndSetScript = """
+        local stored = redis.pcall('HGET', KEYS[1], 'v')
+        if type(stored) == 'table' then
+          return -1
+        end
+        if not stored then
+          if redis.call('EXISTS', KEYS[1]) == 1 then
+            return -1
+          end
+          stored = '0'
+        end
+        if stored ~= ARGV[1] then
+          return 0
+        end
+        redis.call('HSET', KEYS[1], 'v', ARGV[2], 'r', ARGV[3])
+        redis.call('PEXPIRE', KEYS[1], ARGV[4])
+        return 1
+        """;
+
+    private const int Written = 1;
+    private const int Conflicted = 0;
+    private const int NotACartRecord = -1;
+
+    private static readonly RedisValue VersionField = "v";
+    private static readonly RedisValue RecordField = "r";
+    private static readonly RedisValue[] LoadFields = [VersionField, RecordField];
+
+    private readonly ConnectionMultiplexer _connection;
+    private readonly IDatabase _database;
+    private readonly string _keyPrefix;
+    private readonly RedisValue _retentionMs;
+    private int _disposed;
+
+    private RedisCartStore(ConnectionMultiplexer connection, RedisStoreOptions options)
+    {
+        _connection = connection;
+        _database = connection.GetDatabase();
+        _keyPrefix = options.KeyPrefix;
+        _retentionMs = (long)Math.Ceiling(options.Retention.TotalMilliseconds);
+    }
+
+    public string Name => "redis";
+
+    public bool IsShared => true;
+
+    /// <summary>True while the client holds a live connection to Redis (it reconnects on its own).</summary>
+    public bool IsConnected => _connection.IsConnected;
+
+    /// <summary>
+    /// Connects to Redis. Returns even when Redis is down (after at most the connect timeout): the client
+    /// keeps reconnecting in the background and, meanwhile, every load and write fails at once with
+    /// <see cref="CartStoreError.Unavailable"/>.
+    /// </summary>
+    /// <exception cref="ArgumentException">The options are invalid.</exception>
+    public static RedisCartStore Connect(RedisStoreOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var problem = options.Validate();
+        if (problem is not null)
+        {
+            throw new ArgumentException(problem, nameof(options));
+        }
+
+        var connection = ConnectionMultiplexer.Connect(RedisConfiguration.From(options));
+        return new RedisCartStore(connection, options);
+    }
+
+    public CartRecord? Load(ulong cartId)
+    {
+        RedisValue[] fields;
+        try
+        {
+            fields = _database.HashGet(KeyOf(cartId), LoadFields);
+        }
+        catch (RedisServerException ex) when (IsWrongType(ex))
+        {
+            throw Corrupt(cartId, "the key holds something other than a cart hash", ex);
+        }
+        catch (Exception ex) when (IsUnavailable(ex))
+        {
+            throw Unavailable($"loading cart {cartId}", ex);
+        }
+
+        return Decode(cartId, fields[0], fields[1]);
+    }
+
+    public ValueTask<IReadOnlyCollection<ulong>> WriteAsync(IReadOnlyList<CartWrite> writes)
+    {
+        ArgumentNullException.ThrowIfNull(writes);
+        if (writes.Count == 0)
+        {
+            return new ValueTask<IReadOnlyCollection<ulong>>(Array.Empty<ulong>());
+        }
+
+        // The caller reuses its list once this completes; the ids are copied so nothing reads it afterwards.
+        var ids = new ulong[writes.Count];
+        var pending = new Task<RedisResult>[writes.Count];
+        try
+        {
+            // One batch: every script of the shard pass leaves in one socket write and comes back in one round trip.
+            var batch = _database.CreateBatch();
+            for (var i = 0; i < writes.Count; i++)
+            {
+                var write = writes[i];
+                ids[i] = write.CartId;
+                RedisKey[] keys = [KeyOf(write.CartId)];
+                RedisValue[] values = [write.ExpectedVersion, write.Record.State.Version, write.Record.ToByteArray(), _retentionMs];
+
+                // By text, not as a LoadedLuaScript: the client sends EVALSHA once the server has the script and
+                // falls back to EVAL on NOSCRIPT, so a restarted Redis (empty script cache) needs no reload step.
+                pending[i] = batch.ScriptEvaluateAsync(CompareAndSetScript, keys, values);
+            }
+
+            batch.Execute();
+        }
+        catch (Exception ex) when (IsUnavailable(ex))
+        {
+            ObserveAll(pending);
+            throw Unavailable($"writing {writes.Count} carts", ex);
+        }
+
+        return WriteAwaitedAsync(ids, pending);
+    }
+
+    public void Delete(ulong cartId)
+    {
+        try
+        {
+            _database.KeyDelete(KeyOf(cartId));
+        }
+        catch (Exception ex) when (IsUnavailable(ex))
+        {
+            throw Unavailable($"deleting cart {cartId}", ex);
+        }
+    }
+
+    /// <summary>
+    /// Deletes nothing and returns 0: every write sets the key's expiry to <see cref="RedisStoreOptions.Retention"/>,
+    /// so Redis removes a cart that long after its last change, on the server, at no cost to any node. A scan
+    /// here would walk the whole shared keyspace from every node of the cluster on every sweep, to find keys
+    /// Redis is already expiring. The runtime's cutoff is ignored: the store's own retention decides.
+    /// </summary>
+    public Task<long> DeleteOlderThanAsync(DateTimeOffset cutoff, CancellationToken cancellationToken) =>
+        Task.FromResult(0L);
+
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) == 0)
+        {
+            _connection.Dispose();
+        }
+    }
+
+    internal RedisKey KeyOf(ulong cartId) => _keyPrefix + cartId.ToString(CultureInfo.InvariantCulture);
+
+    private static async ValueTask<IReadOnlyCollection<ulong>> WriteAwaitedAsync(ulong[] ids, Task<RedisResult>[] pending)
+    {
+        // Wait for every script, not just the first failure: nothing may still be in flight once this returns.
+        await Task.WhenAll((Task[])pending).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+
+        HashSet<ulong>? conflicts = null;
+        for (var i = 0; i < pending.Length; i++)
+        {
+            var task = pending[i];
+            if (!task.IsCompletedSuccessfully)
+            {
+                // A connection lost mid-batch may have landed some scripts: the outcome is unknown, so nothing of
+                // the batch is acknowledged. The runtime drops these carts and reloads whatever Redis holds.
+                var error = task.Exception?.InnerException ?? new TaskCanceledException(task);
+                throw Unavailable($"writing {pending.Length} carts", error);
+            }
+
+            var outcome = (int)task.Result;
+            if (outcome == Written)
+            {
+                continue;
+            }
+
+            // Conflicted: another writer moved the version on. Not a cart record: refuse the write the same
+            // way, so the runtime drops the cart and its next load reports the corrupt key.
+            Debug.Assert(outcome is Conflicted or NotACartRecord, $"unexpected script result {outcome}");
+            (conflicts ??= []).Add(ids[i]);
+        }
+
+        return conflicts is null ? Array.Empty<ulong>() : conflicts;
+    }
+
+    private static CartRecord? Decode(ulong cartId, RedisValue version, RedisValue bytes)
+    {
+        if (version.IsNull && bytes.IsNull)
+        {
+            return null;
+        }
+
+        if (version.IsNull || bytes.IsNull)
+        {
+            throw Corrupt(cartId, version.IsNull ? "the hash has a record but no version" : "the hash has a version but no record", null);
+        }
+
+        if (!version.TryParse(out long storedVersion) || storedVersion < 0)
+        {
+            throw Corrupt(cartId, "the stored version is not a number", null);
+        }
+
+        CartRecord record;
+        try
+        {
+            record = CartRecord.Parser.ParseFrom(((ReadOnlyMemory<byte>)bytes).Span);
+        }
+        catch (InvalidProtocolBufferException ex)
+        {
+            throw Corrupt(cartId, "the record does not decode", ex);
+        }
+
+        // A record whose version disagrees with v could never be written again (every CAS would conflict).
+        if (record.State is null || record.State.Version != (ulong)storedVersion)
+        {
+            throw Corrupt(cartId, $"the record's version {record.State?.Version.ToString(CultureInfo.InvariantCulture) ?? "(no state)"} differs from the stored version {storedVersion}", null);
+        }
+
+        return record;
+    }
+
+    private static void ObserveAll(Task<RedisResult>[] pending)
+    {
+        foreach (var task in pending)
+        {
+            // Fault-observing continuation, so a batch that failed to go out leaves no unobserved task exceptions.
+            task?.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        }
+    }
+
+    private static bool IsWrongType(RedisServerException ex) => ex.Message.StartsWith("WRONGTYPE", StringComparison.Ordinal);
+
+    /// <summary>Connection loss, timeouts, a server refusing work (OOM, READONLY, LOADING), or a disposed client.</summary>
+    private static bool IsUnavailable(Exception ex) =>
+        ex is RedisException or TimeoutException or ObjectDisposedException;
+
+    [StackTraceHidden]
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static CartStoreException Unavailable(string operation, Exception inner) =>
+        new(CartStoreError.Unavailable, $"redis: {operation} failed: {inner.Message}", inner);
+
+    [StackTraceHidden]
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static CartStoreException Corrupt(ulong cartId, string reason, Exception? inner) =>
+        new(CartStoreError.Corrupt, $"redis: cart {cartId}'s stored value is unreadable: {reason}", inner);
+}

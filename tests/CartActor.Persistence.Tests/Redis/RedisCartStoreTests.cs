@@ -1,0 +1,187 @@
+using System.Diagnostics;
+using CartActor.Cart.Messages;
+using CartActor.Persistence.Redis;
+using CartActor.Tests.Shared;
+using Google.Protobuf;
+using StackExchange.Redis;
+
+namespace CartActor.Persistence.Tests.Redis;
+
+/// <summary>The store on its own against a real redis-server: round trips, batches, compare-and-set, corrupt values.</summary>
+[Trait("Category", "Redis")]
+public sealed class RedisCartStoreTests(RedisServerFixture redis) : IClassFixture<RedisServerFixture>
+{
+    [Fact]
+    public async Task A_written_record_loads_back_equal_and_an_absent_cart_loads_as_null()
+    {
+        using var store = redis.CreateStore();
+        Assert.Equal("redis", store.Name);
+        Assert.True(store.IsShared);
+        Assert.Null(store.Load(1));
+
+        var record = RedisRecords.Cart(1, version: 1, "sku-a");
+        var conflicts = await store.WriteAsync([new CartWrite(1, record, ExpectedVersion: 0)]).WithTimeout();
+
+        Assert.Empty(conflicts);
+        Assert.Equal(record, store.Load(1));
+        Assert.Null(store.Load(2));
+    }
+
+    [Fact]
+    public async Task Every_write_sets_the_retention_as_the_keys_expiry_so_the_sweep_has_nothing_to_do()
+    {
+        using var store = RedisCartStore.Connect(new RedisStoreOptions
+        {
+            ConnectionString = redis.ConnectionString,
+            KeyPrefix = RedisServerFixture.UniquePrefix(),
+            Retention = TimeSpan.FromHours(2),
+        });
+        await store.WriteAsync([new CartWrite(7, RedisRecords.Cart(7, 1, "a"), 0)]).WithTimeout();
+        await redis.Admin.KeyExpireAsync(store.KeyOf(7), TimeSpan.FromMinutes(1)).WithTimeout();
+
+        await store.WriteAsync([new CartWrite(7, RedisRecords.Cart(7, 2, "a", "b"), 1)]).WithTimeout();
+
+        var ttl = await redis.Admin.KeyTimeToLiveAsync(store.KeyOf(7)).WithTimeout();
+        Assert.NotNull(ttl);
+        Assert.InRange(ttl.Value, TimeSpan.FromHours(2) - TimeSpan.FromMinutes(1), TimeSpan.FromHours(2));
+        Assert.Equal(0, await store.DeleteOlderThanAsync(DateTimeOffset.UtcNow.AddYears(1), CancellationToken.None).WithTimeout());
+        Assert.NotNull(store.Load(7));
+    }
+
+    [Fact]
+    public async Task A_batch_of_64_carts_is_written_in_one_call_and_each_reads_back()
+    {
+        using var store = redis.CreateStore();
+        var first = Enumerable.Range(1, 64).Select(i => new CartWrite((ulong)i, RedisRecords.Cart((ulong)i, 1, $"sku-{i}"), 0)).ToList();
+        Assert.Empty(await store.WriteAsync(first).WithTimeout());
+
+        var second = first.Select(w => new CartWrite(w.CartId, RedisRecords.Cart(w.CartId, 2, $"sku-{w.CartId}", "extra"), 1)).ToList();
+        Assert.Empty(await store.WriteAsync(second).WithTimeout());
+
+        foreach (var write in second)
+        {
+            Assert.Equal(write.Record, store.Load(write.CartId));
+        }
+    }
+
+    [Fact]
+    public async Task A_batch_returns_exactly_the_ids_whose_version_moved_on_and_writes_all_the_others()
+    {
+        using var store = redis.CreateStore();
+        await store.WriteAsync([new CartWrite(1, RedisRecords.Cart(1, 3, "x"), 0), new CartWrite(2, RedisRecords.Cart(2, 1, "x"), 0)]).WithTimeout();
+
+        var conflicts = await store.WriteAsync(
+        [
+            new CartWrite(1, RedisRecords.Cart(1, 4, "stale"), 2),    // stored 3: stale
+            new CartWrite(2, RedisRecords.Cart(2, 2, "ok"), 1),       // stored 1: fine
+            new CartWrite(3, RedisRecords.Cart(3, 1, "new"), 0),      // absent: fine
+            new CartWrite(4, RedisRecords.Cart(4, 2, "ghost"), 1),    // absent but expected 1: refused
+        ]).WithTimeout();
+
+        Assert.Equal([1UL, 4UL], conflicts.Order());
+        Assert.Equal(3UL, store.Load(1)!.State.Version);
+        Assert.Equal(2UL, store.Load(2)!.State.Version);
+        Assert.Equal(1UL, store.Load(3)!.State.Version);
+        Assert.Null(store.Load(4));
+
+        // "Expected 0" means "the cart must be new": it never overwrites an existing record.
+        Assert.Equal([3UL], await store.WriteAsync([new CartWrite(3, RedisRecords.Cart(3, 1, "again"), 0)]).WithTimeout());
+        Assert.Equal("new", store.Load(3)!.State.Items[0].Sku);
+    }
+
+    [Fact]
+    public async Task Two_writers_with_the_same_expected_version_never_both_win()
+    {
+        // Two stores = two nodes, each with its own connection, racing on the same carts round after round.
+        var prefix = RedisServerFixture.UniquePrefix();
+        using var nodeA = redis.CreateStore(prefix);
+        using var nodeB = redis.CreateStore(prefix);
+        const int Rounds = 200;
+        const ulong CartId = 42;
+
+        for (ulong version = 0; version < Rounds; version++)
+        {
+            var fromA = RedisRecords.Cart(CartId, version + 1, $"a-{version}");
+            var fromB = RedisRecords.Cart(CartId, version + 1, $"b-{version}");
+            using var start = new Barrier(2);
+            var writeA = Task.Run(async () => { start.SignalAndWait(); return await nodeA.WriteAsync([new CartWrite(CartId, fromA, version)]); });
+            var writeB = Task.Run(async () => { start.SignalAndWait(); return await nodeB.WriteAsync([new CartWrite(CartId, fromB, version)]); });
+            var conflictsA = await writeA.WithTimeout();
+            var conflictsB = await writeB.WithTimeout();
+
+            Assert.True(conflictsA.Count + conflictsB.Count == 1, $"round {version}: A refused {conflictsA.Count}, B refused {conflictsB.Count}; exactly one must lose");
+            var winner = conflictsA.Count == 0 ? fromA : fromB;
+            Assert.Equal(winner, nodeA.Load(CartId));
+            Assert.Equal(winner, nodeB.Load(CartId));
+        }
+    }
+
+    [Fact]
+    public async Task A_value_that_is_not_a_cart_record_fails_that_cart_only_as_corrupt()
+    {
+        using var store = redis.CreateStore();
+        var admin = redis.Admin;
+        await store.WriteAsync([new CartWrite(1, RedisRecords.Cart(1, 1, "healthy"), 0)]).WithTimeout();
+
+        await admin.StringSetAsync(store.KeyOf(2), "garbage").WithTimeout();
+        await admin.HashSetAsync(store.KeyOf(3), [new HashEntry("v", 1), new HashEntry("r", new byte[] { 0xFF, 0xFF, 0xFF, 0x0F })]).WithTimeout();
+        await admin.HashSetAsync(store.KeyOf(4), [new HashEntry("v", 9), new HashEntry("r", RedisRecords.Cart(4, 1, "x").ToByteArray())]).WithTimeout();
+        await admin.HashSetAsync(store.KeyOf(5), [new HashEntry("r", RedisRecords.Cart(5, 1, "x").ToByteArray())]).WithTimeout();
+
+        foreach (var corrupt in new ulong[] { 2, 3, 4, 5 })
+        {
+            var error = Assert.Throws<CartStoreException>(() => store.Load(corrupt));
+            Assert.Equal(CartStoreError.Corrupt, error.Error);
+            Assert.Contains($"cart {corrupt}", error.Message, StringComparison.Ordinal);
+        }
+
+        // A write never papers over the damage: it is refused like a conflict and the value is left for an operator.
+        var conflicts = await store.WriteAsync([new CartWrite(2, RedisRecords.Cart(2, 1, "x"), 0), new CartWrite(1, RedisRecords.Cart(1, 2, "healthy", "more"), 1)]).WithTimeout();
+        Assert.Equal([2UL], conflicts);
+        Assert.Equal("garbage", (string?)await admin.StringGetAsync(store.KeyOf(2)).WithTimeout());
+        Assert.Equal(2UL, store.Load(1)!.State.Version);
+    }
+
+    [Fact]
+    public async Task A_load_right_where_a_write_resumes_does_not_wait_on_the_clients_own_reader()
+    {
+        // A shard resumes after WriteAsync and may load the next cart synchronously at once: if that continuation
+        // ran on the client's socket reader, the load would wait on itself until the sync timeout.
+        using var store = redis.CreateStore();
+        await Task.Run(async () =>
+        {
+            for (ulong id = 1; id <= 20; id++)
+            {
+                await store.WriteAsync([new CartWrite(id, RedisRecords.Cart(id, 1, "x"), 0)]);
+                var clock = Stopwatch.StartNew();
+                Assert.NotNull(store.Load(id));
+                Assert.True(clock.Elapsed < TimeSpan.FromSeconds(1), $"a load after a write took {clock.Elapsed.TotalMilliseconds:F0} ms");
+            }
+        }).WithTimeout();
+    }
+
+    [Fact]
+    public async Task Delete_removes_the_carts_key()
+    {
+        using var store = redis.CreateStore();
+        await store.WriteAsync([new CartWrite(9, RedisRecords.Cart(9, 1, "x"), 0)]).WithTimeout();
+
+        store.Delete(9);
+        store.Delete(10);
+
+        Assert.Null(store.Load(9));
+        Assert.False(await redis.Admin.KeyExistsAsync(store.KeyOf(9)).WithTimeout());
+    }
+
+    [Fact]
+    public async Task Both_a_redis_uri_and_a_plain_host_port_connect()
+    {
+        var prefix = RedisServerFixture.UniquePrefix();
+        using var viaUri = redis.CreateStore(prefix, $"redis://127.0.0.1:{redis.Port}");
+        using var viaHostPort = redis.CreateStore(prefix, $"127.0.0.1:{redis.Port}");
+
+        await viaUri.WriteAsync([new CartWrite(5, RedisRecords.Cart(5, 1, "x"), 0)]).WithTimeout();
+
+        Assert.Equal(1UL, viaHostPort.Load(5)!.State.Version);
+    }
+}
