@@ -57,7 +57,8 @@ public sealed class NodeProcess : IAsyncDisposable
             UseShellExecute = false,
         };
         start.ArgumentList.Add(NodeDll());
-        foreach (var arg in (string[])["--port", grpcPort.ToString(), "--http-port", httpPort.ToString(), "--host", "127.0.0.1", .. extraArgs])
+        var dataDir = Path.Combine(Path.GetTempPath(), "cartactor-tests", Guid.NewGuid().ToString("n"));
+        foreach (var arg in (string[])["--port", grpcPort.ToString(), "--http-port", httpPort.ToString(), "--host", "127.0.0.1", "--data-dir", dataDir, .. extraArgs])
         {
             start.ArgumentList.Add(arg);
         }

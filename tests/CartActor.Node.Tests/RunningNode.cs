@@ -53,7 +53,9 @@ public sealed class RunningNode : IAsyncDisposable
     public static async Task<RunningNode> StartAsync(string[]? extraArgs = null, Action<WebApplicationBuilder>? customize = null)
     {
         // A short shutdown timeout so that a test that fails mid-call cannot hold the run for NodeHost's 25 s default.
-        string[] args = ["--port", "0", "--http-port", "0", "--host", "127.0.0.1", "--Node:ShutdownTimeout", "00:00:10", .. extraArgs ?? []];
+        // Each node gets its own embedded store (the deployed default: RocksDB) in a fresh directory.
+        var dataDir = Path.Combine(Path.GetTempPath(), "cartactor-tests", Guid.NewGuid().ToString("n"));
+        string[] args = ["--port", "0", "--http-port", "0", "--host", "127.0.0.1", "--data-dir", dataDir, "--Node:ShutdownTimeout", "00:00:10", .. extraArgs ?? []];
         var app = NodeHost.Build(args, builder =>
         {
             // Warnings and errors only; appsettings.json asks Information of every category, so override it there.
@@ -72,8 +74,11 @@ public sealed class RunningNode : IAsyncDisposable
             throw;
         }
 
-        return new RunningNode(app);
+        return new RunningNode(app) { DataDir = dataDir };
     }
+
+    /// <summary>This node's embedded store directory, deleted when the node is disposed.</summary>
+    public string DataDir { get; private init; } = string.Empty;
 
     /// <summary>A separate channel (its own HTTP/2 connections) to this node; disposed with the node.</summary>
     public GrpcChannel NewChannel(GrpcChannelOptions? options = null)
@@ -118,6 +123,14 @@ public sealed class RunningNode : IAsyncDisposable
 
         await StopAsync();
         await App.DisposeAsync().AsTask().WithTimeout();
+        try
+        {
+            Directory.Delete(DataDir, recursive: true);
+        }
+        catch (IOException)
+        {
+            // Best effort: the temp directory is the OS's to clean.
+        }
     }
 }
 

@@ -546,7 +546,7 @@ internal sealed class MailboxShard : IThreadPoolWorkItem
             else if (conflicts.Contains(work.CartId))
             {
                 outcome.Dispose();
-                work.Fail(new CartRuntimeException(CartRequestError.Conflict, $"cart {work.CartId} was changed by another node first; it has been reloaded, retry"));
+                work.Fail(new CartRuntimeException(CartRequestError.Conflict, $"cart {work.CartId} was changed by another node first; this copy was dropped and the next request reloads it from the store: retry"));
             }
             else
             {

@@ -19,4 +19,13 @@ internal static partial class NodeLog
 
     [LoggerMessage(5, LogLevel.Information, "Peer {Host} announced it is closing")]
     public static partial void PeerClosing(ILogger logger, string host);
+
+    [LoggerMessage(6, LogLevel.Information, "Retention sweep of the {Store} store deleted {Deleted} carts untouched for {Retention}")]
+    public static partial void RetentionSwept(ILogger logger, string store, long deleted, TimeSpan retention);
+
+    [LoggerMessage(7, LogLevel.Warning, "Retention sweep of the {Store} store failed: {Reason}")]
+    public static partial void RetentionFailed(ILogger logger, string store, string reason);
+
+    [LoggerMessage(8, LogLevel.Information, "Store: {Store} ({Detail}), durability {Durability}")]
+    public static partial void StoreOpened(ILogger logger, string store, string detail, string durability);
 }

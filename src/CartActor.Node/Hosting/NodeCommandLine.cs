@@ -11,6 +11,8 @@ public static class NodeCommandLine
         ["--host"] = "Node:Host",
         ["--seeds"] = "Node:Seeds",
         ["--data-dir"] = "Node:DataDir",
+        ["--store"] = "Node:Store",
+        ["--durability"] = "Node:Durability",
         ["--shards"] = "Cart:ShardCount",
         ["--idle-ttl"] = "Cart:IdleTtl",
         ["--max-carts"] = "Cart:MaxActiveCarts",

@@ -42,13 +42,17 @@ public static class NodeHost
 
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddMetrics();
+        var store = StoreFactory.Open(nodeOptions);
+        builder.Services.AddSingleton(_ => new StoreHolder(store));
+        builder.Services.AddHostedService<RetentionSweeper>();
         builder.Services.AddSingleton(sp => new CartRuntime(
             sp.GetRequiredService<CartRuntimeOptions>(),
             sp.GetRequiredService<TimeProvider>(),
             // Every registered observer (the announcer; a test's own) sees each activation and eviction.
             observer: new CompositeLifecycleObserver(sp.GetServices<ICartLifecycleObserver>().ToArray()),
             registry: null,
-            meterFactory: sp.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>()));
+            meterFactory: sp.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>(),
+            store: sp.GetRequiredService<StoreHolder>().Store));
         builder.Services.AddSingleton<NodeIdentity>();
         builder.Services.AddSingleton<NodeMetrics>();
         builder.Services.AddSingleton<OwnershipHints>();

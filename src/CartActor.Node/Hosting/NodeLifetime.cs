@@ -40,6 +40,7 @@ internal sealed class NodeLifetime(
             cart.MaxActiveCarts,
             o.MaxMessageSize,
             string.Join(",", o.Seeds));
+        NodeLog.StoreOpened(logger, runtime.Store?.Name ?? "memory", o.Store == "rocksdb" ? o.DataDir : o.Store, runtime.Store is null ? "none: carts live in memory only" : o.Durability);
         return Task.CompletedTask;
     }
 

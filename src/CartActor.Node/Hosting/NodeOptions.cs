@@ -23,8 +23,23 @@ public sealed class NodeOptions
     /// <summary>Seed peers, "name:port", comma separated on the command line.</summary>
     public string[] Seeds { get; set; } = [];
 
-    /// <summary>Where durable state lives. Default ./data.</summary>
+    /// <summary>Where the embedded store (RocksDB) lives. Default ./data.</summary>
     public string DataDir { get; set; } = "./data";
+
+    /// <summary>
+    /// Where carts are kept: "rocksdb" (embedded, in <see cref="DataDir"/>), "redis://host:port" (shared by
+    /// the cluster; a dead node's carts survive), or "memory" (nothing survives a restart). Default rocksdb.
+    /// </summary>
+    public string Store { get; set; } = "rocksdb";
+
+    /// <summary>"fsync": an acknowledged change survives power loss; "os": it survives a crash of the process. Default fsync.</summary>
+    public string Durability { get; set; } = "fsync";
+
+    /// <summary>Carts untouched this long are deleted from the store. Default 30 days.</summary>
+    public TimeSpan Retention { get; set; } = TimeSpan.FromDays(30);
+
+    /// <summary>How often the retention sweep runs (embedded store; Redis expires keys itself). Default 1 h.</summary>
+    public TimeSpan RetentionSweepInterval { get; set; } = TimeSpan.FromHours(1);
 
     /// <summary>Largest gRPC request accepted; a larger one is refused with RESOURCE_EXHAUSTED. Default 4 MiB.</summary>
     public int MaxMessageSize { get; set; } = 4 * 1024 * 1024;

@@ -20,6 +20,10 @@ internal sealed class NodeOptionsValidator : IValidateOptions<NodeOptions>
         }
 
         if (string.IsNullOrWhiteSpace(options.DataDir)) failures.Add("Node:DataDir (--data-dir) must not be empty");
+        if (!StoreFactory.IsKnownStore(options.Store)) failures.Add($"Node:Store (--store) '{options.Store}' must be 'rocksdb', 'memory' or 'redis://host:port'");
+        if (options.Durability is not ("fsync" or "os")) failures.Add($"Node:Durability (--durability) '{options.Durability}' must be 'fsync' or 'os'");
+        if (options.Retention < TimeSpan.FromMinutes(1)) failures.Add($"Node:Retention must be at least 1 minute (was {options.Retention})");
+        if (options.RetentionSweepInterval <= TimeSpan.Zero) failures.Add($"Node:RetentionSweepInterval must be positive (was {options.RetentionSweepInterval})");
         if (options.MaxMessageSize is < 1024 or > 256 * 1024 * 1024) failures.Add($"Node:MaxMessageSize must be 1 KiB..256 MiB (was {options.MaxMessageSize})");
         if (options.MaxStreamsPerConnection is < 1 or > 100_000) failures.Add($"Node:MaxStreamsPerConnection must be 1..100000 (was {options.MaxStreamsPerConnection})");
         if (options.ShutdownTimeout <= TimeSpan.Zero) failures.Add($"Node:ShutdownTimeout must be positive (was {options.ShutdownTimeout})");
