@@ -1,0 +1,431 @@
+using System.Buffers.Binary;
+using System.Diagnostics;
+using System.Diagnostics.CodeAnalysis;
+using System.Runtime.CompilerServices;
+using CartActor.Cart.Messages;
+using Google.Protobuf;
+using Microsoft.Extensions.ObjectPool;
+using RocksDbSharp;
+using NativeDb = RocksDbSharp.RocksDb;
+
+namespace CartActor.Persistence.RocksDb;
+
+/// <summary>
+/// The embedded, node-local cart store: one RocksDB database in a directory this process holds locked. Key:
+/// the cart id as 8 big-endian bytes; value: a <see cref="RecordEnvelope"/> around the <see cref="CartRecord"/>.
+/// A shard pass is one <see cref="WriteBatch"/> and one write-ahead-log append, synced or not by
+/// <see cref="DurabilityMode"/>; concurrent shards share a sync through RocksDB's group commit.
+/// <para>
+/// Threading: Load, WriteAsync and Delete come from the shards, many at once; they share the gate (a reader-writer lock).
+/// The retention sweep reads without blocking them and takes the gate alone only to re-check and delete a
+/// small batch, so a cart written meanwhile is never deleted. Dispose takes it alone to close the database.
+/// </para>
+/// </summary>
+public sealed class RocksDbCartStore : ICartStore
+{
+    private const int KeySize = sizeof(ulong);
+
+    // A cache sized for the hot working set of a node's carts (records are a few hundred bytes to a few KB).
+    private const ulong BlockCacheBytes = 64UL * 1024 * 1024;
+
+    // The sweep reads at most this many entries per hold of the shared gate and deletes at most this many per
+    // exclusive hold, so writers wait for one small batch at most.
+    private const int SweepScanChunk = 1024;
+    private const int SweepDeleteBatch = 256;
+
+    private const int MaxPooledScratch = 16;
+
+    private static readonly IReadOnlyCollection<ulong> NoConflicts = [];
+
+    private readonly NativeDb _db;
+    private readonly WriteOptions _writeOptions;
+    private readonly WriteOptions _sweepWriteOptions;
+    private readonly ReadOptions _sweepReadOptions;
+    private readonly ObjectPool<WriteScratch> _scratchPool;
+    private readonly ReaderWriterLockSlim _gate = new(LockRecursionPolicy.NoRecursion);
+    private bool _disposed;
+
+    // Kept referenced for the life of the database: the native objects behind them back its options.
+    private readonly DbOptions _dbOptions;
+    private readonly BlockBasedTableOptions _tableOptions;
+    private readonly Cache _blockCache;
+    private readonly BloomFilterPolicy _bloomFilter;
+
+    private RocksDbCartStore(string path, DurabilityMode mode, NativeDb db, DbOptions dbOptions, BlockBasedTableOptions tableOptions, Cache blockCache, BloomFilterPolicy bloomFilter)
+    {
+        Path = path;
+        Mode = mode;
+        _db = db;
+        _dbOptions = dbOptions;
+        _tableOptions = tableOptions;
+        _blockCache = blockCache;
+        _bloomFilter = bloomFilter;
+        _writeOptions = new WriteOptions().SetSync(mode == DurabilityMode.Fsync);
+
+        // A sweep's delete lost to a power cut is redone by the next sweep: it need not wait for a sync, and
+        // the shorter it holds the gate, the less the writers wait.
+        _sweepWriteOptions = new WriteOptions().SetSync(false);
+
+        // A full scan must not push the hot carts out of the block cache.
+        _sweepReadOptions = new ReadOptions().SetFillCache(false);
+        _scratchPool = new DefaultObjectPoolProvider { MaximumRetained = MaxPooledScratch }.Create(new WriteScratch.Policy());
+    }
+
+    public string Name => "rocksdb";
+
+    public bool IsShared => false;
+
+    /// <summary>The database directory, as a full path.</summary>
+    public string Path { get; }
+
+    public DurabilityMode Mode { get; }
+
+    /// <summary>
+    /// Opens (creating when missing) the store in <see cref="RocksDbStoreOptions.Path"/>. A directory another
+    /// process (or another open store in this one) holds fails at once, naming the directory.
+    /// </summary>
+    /// <exception cref="CartStoreException">The directory cannot be created, is locked, or holds an unreadable database.</exception>
+    public static RocksDbCartStore Open(RocksDbStoreOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        if (string.IsNullOrWhiteSpace(options.Path))
+        {
+            throw new ArgumentException("the RocksDB store needs a directory (Path)", nameof(options));
+        }
+
+        if (!Enum.IsDefined(options.Mode))
+        {
+            throw new ArgumentException($"unknown durability mode {options.Mode}", nameof(options));
+        }
+
+        var path = System.IO.Path.GetFullPath(options.Path);
+        try
+        {
+            Directory.CreateDirectory(path);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw new CartStoreException(CartStoreError.Unavailable, $"cannot create the RocksDB store directory '{path}': {ex.Message}", ex);
+        }
+
+        var blockCache = Cache.CreateLru(BlockCacheBytes);
+        // 10 bits per key: about 1 % false positives, so a lookup of an absent cart rarely touches a data block.
+        var bloomFilter = BloomFilterPolicy.Create(10, false); // false: a full (not block-based) filter
+        var tableOptions = new BlockBasedTableOptions()
+            .SetBlockCache(blockCache)
+            .SetFilterPolicy(bloomFilter)
+            .SetWholeKeyFiltering(true);
+        var dbOptions = new DbOptions()
+            .SetCreateIfMissing(true)
+            .SetBlockBasedTableFactory(tableOptions)
+            .SetCompression(Compression.Lz4)
+            .IncreaseParallelism(Math.Max(2, Environment.ProcessorCount))
+            .SetKeepLogFileNum(4);
+
+        NativeDb db;
+        try
+        {
+            db = NativeDb.Open(dbOptions, path);
+        }
+        catch (RocksDbException ex) when (ex.Message.Contains("LOCK", StringComparison.Ordinal))
+        {
+            throw new CartStoreException(
+                CartStoreError.Unavailable,
+                $"the RocksDB store '{path}' is in use by another process (or is already open in this one); stop it or choose another data directory ({ex.Message})",
+                ex);
+        }
+        catch (RocksDbException ex)
+        {
+            throw new CartStoreException(CartStoreError.Unavailable, $"cannot open the RocksDB store '{path}': {ex.Message}", ex);
+        }
+
+        return new RocksDbCartStore(path, options.Mode, db, dbOptions, tableOptions, blockCache, bloomFilter);
+    }
+
+    public CartRecord? Load(ulong cartId)
+    {
+        Span<byte> key = stackalloc byte[KeySize];
+        BinaryPrimitives.WriteUInt64BigEndian(key, cartId);
+        byte[]? value;
+        _gate.EnterReadLock();
+        try
+        {
+            ThrowIfDisposed();
+            value = _db.Get(key);
+        }
+        catch (RocksDbException ex)
+        {
+            throw Unavailable($"cart {cartId}: reading its record", ex);
+        }
+        finally
+        {
+            _gate.ExitReadLock();
+        }
+
+        return value is null ? null : Decode(cartId, value);
+    }
+
+    /// <summary>
+    /// Writes the whole batch as one atomic RocksDB write; completes synchronously (the shard waits for the
+    /// write either way, and a synchronous answer lets it skip an async hop). The expected versions are not
+    /// checked: this store has one writer per cart, its owner.
+    /// </summary>
+    public ValueTask<IReadOnlyCollection<ulong>> WriteAsync(IReadOnlyList<CartWrite> writes)
+    {
+        ArgumentNullException.ThrowIfNull(writes);
+        if (writes.Count == 0)
+        {
+            return new ValueTask<IReadOnlyCollection<ulong>>(NoConflicts);
+        }
+
+        try
+        {
+            Write(writes);
+        }
+        catch (Exception ex)
+        {
+            return ValueTask.FromException<IReadOnlyCollection<ulong>>(
+                ex as CartStoreException ?? Unavailable($"writing {writes.Count} cart(s)", ex));
+        }
+
+        return new ValueTask<IReadOnlyCollection<ulong>>(NoConflicts);
+    }
+
+    /// <exception cref="CartStoreException">The store is closed or the delete failed.</exception>
+    public void Delete(ulong cartId)
+    {
+        Span<byte> key = stackalloc byte[KeySize];
+        BinaryPrimitives.WriteUInt64BigEndian(key, cartId);
+        _gate.EnterReadLock();
+        try
+        {
+            ThrowIfDisposed();
+            _db.Remove(key, null, _writeOptions);
+        }
+        catch (RocksDbException ex)
+        {
+            throw Unavailable($"cart {cartId}: deleting its record", ex);
+        }
+        finally
+        {
+            _gate.ExitReadLock();
+        }
+    }
+
+    /// <summary>
+    /// Deletes every record whose envelope says it was last updated before <paramref name="cutoff"/>. Runs on the
+    /// thread pool, never on the caller's thread. Records whose envelope is unreadable are left for an operator.
+    /// </summary>
+    public Task<long> DeleteOlderThanAsync(DateTimeOffset cutoff, CancellationToken cancellationToken)
+    {
+        var cutoffUnixMs = cutoff.ToUnixTimeMilliseconds();
+        return Task.Run(() => Sweep(cutoffUnixMs, cancellationToken), cancellationToken);
+    }
+
+    public void Dispose()
+    {
+        _gate.EnterWriteLock();
+        try
+        {
+            if (_disposed)
+            {
+                return;
+            }
+
+            _disposed = true;
+            _db.Dispose();
+        }
+        finally
+        {
+            _gate.ExitWriteLock();
+        }
+
+        (_scratchPool as IDisposable)?.Dispose();
+
+        // The options wrappers must outlive the database (their finalizers free native objects it was opened with).
+        GC.KeepAlive(_dbOptions);
+        GC.KeepAlive(_tableOptions);
+        GC.KeepAlive(_blockCache);
+        GC.KeepAlive(_bloomFilter);
+    }
+
+    private void Write(IReadOnlyList<CartWrite> writes)
+    {
+        var scratch = _scratchPool.Get();
+        try
+        {
+            var batch = scratch.Batch;
+            Span<byte> key = stackalloc byte[KeySize];
+            for (var i = 0; i < writes.Count; i++)
+            {
+                var write = writes[i];
+                var payloadSize = write.Record.CalculateSize();
+                var value = scratch.Buffer(RecordEnvelope.SizeOf(payloadSize));
+                RecordEnvelope.Encode(write.Record, payloadSize, value);
+                BinaryPrimitives.WriteUInt64BigEndian(key, write.CartId);
+                batch.Put(key, value);
+            }
+
+            _gate.EnterReadLock();
+            try
+            {
+                ThrowIfDisposed();
+                _db.Write(batch, _writeOptions);
+            }
+            finally
+            {
+                _gate.ExitReadLock();
+            }
+        }
+        finally
+        {
+            _scratchPool.Return(scratch);
+        }
+    }
+
+    private CartRecord Decode(ulong cartId, byte[] value)
+    {
+        var problem = RecordEnvelope.Check(value, out _, out var payload);
+        if (problem is not null)
+        {
+            throw Corrupt(cartId, problem, inner: null);
+        }
+
+        try
+        {
+            return CartRecord.Parser.ParseFrom(payload);
+        }
+        catch (InvalidProtocolBufferException ex)
+        {
+            throw Corrupt(cartId, $"the record does not parse: {ex.Message}", ex);
+        }
+    }
+
+    private long Sweep(long cutoffUnixMs, CancellationToken cancellationToken)
+    {
+        var deleted = 0L;
+        var candidates = new List<byte[]>(SweepDeleteBatch);
+        byte[]? resumeAt = null;
+        do
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            candidates.Clear();
+            resumeAt = ScanForExpired(resumeAt, cutoffUnixMs, candidates);
+            if (candidates.Count > 0)
+            {
+                deleted += DeleteIfStillExpired(candidates, cutoffUnixMs);
+            }
+        }
+        while (resumeAt is not null);
+
+        return deleted;
+    }
+
+    /// <summary>
+    /// Collects the keys of expired records from <paramref name="from"/> on (the start when null), for at most
+    /// one chunk; returns the key to resume at, or null at the end.
+    /// </summary>
+    private byte[]? ScanForExpired(byte[]? from, long cutoffUnixMs, List<byte[]> candidates)
+    {
+        _gate.EnterReadLock();
+        try
+        {
+            ThrowIfDisposed();
+            using var iterator = _db.NewIterator(null, _sweepReadOptions);
+            if (from is null)
+            {
+                iterator.SeekToFirst();
+            }
+            else
+            {
+                iterator.Seek(from);
+            }
+
+            for (var scanned = 0; iterator.Valid(); scanned++)
+            {
+                if (scanned == SweepScanChunk || candidates.Count == SweepDeleteBatch)
+                {
+                    return iterator.Key();
+                }
+
+                if (IsExpired(iterator.GetKeySpan(), iterator.GetValueSpan(), cutoffUnixMs))
+                {
+                    candidates.Add(iterator.Key());
+                }
+
+                iterator.Next();
+            }
+
+            return null;
+        }
+        catch (RocksDbException ex)
+        {
+            throw Unavailable("scanning for expired carts", ex);
+        }
+        finally
+        {
+            _gate.ExitReadLock();
+        }
+    }
+
+    /// <summary>Deletes the candidates still expired, alone on the gate so no write can slip in between.</summary>
+    private int DeleteIfStillExpired(List<byte[]> candidates, long cutoffUnixMs)
+    {
+        using var batch = new WriteBatch();
+        _gate.EnterWriteLock();
+        try
+        {
+            ThrowIfDisposed();
+            foreach (var key in candidates)
+            {
+                var value = _db.Get(key);
+                if (value is not null && IsExpired(key, value, cutoffUnixMs))
+                {
+                    batch.Delete(key);
+                }
+            }
+
+            var count = batch.Count();
+            if (count > 0)
+            {
+                _db.Write(batch, _sweepWriteOptions);
+            }
+
+            return count;
+        }
+        catch (RocksDbException ex)
+        {
+            throw Unavailable("deleting expired carts", ex);
+        }
+        finally
+        {
+            _gate.ExitWriteLock();
+        }
+    }
+
+    private static bool IsExpired(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value, long cutoffUnixMs) =>
+        key.Length == KeySize
+        && RecordEnvelope.Check(value, out var updatedAtUnixMs, out _) is null
+        && updatedAtUnixMs < cutoffUnixMs;
+
+    private void ThrowIfDisposed()
+    {
+        if (_disposed)
+        {
+            ThrowClosed();
+        }
+    }
+
+    [DoesNotReturn]
+    [StackTraceHidden]
+    private void ThrowClosed() =>
+        throw new CartStoreException(CartStoreError.Unavailable, $"the RocksDB store '{Path}' is closed");
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private CartStoreException Unavailable(string operation, Exception inner) =>
+        new(CartStoreError.Unavailable, $"{operation} in the RocksDB store '{Path}' failed: {inner.Message}", inner);
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private CartStoreException Corrupt(ulong cartId, string problem, Exception? inner) =>
+        new(CartStoreError.Corrupt, $"cart {cartId}: its record in the RocksDB store '{Path}' is corrupt: {problem}", inner);
+}
