@@ -200,8 +200,9 @@ public sealed class CartRuntime : IAsyncDisposable
     /// <summary>
     /// Makes a cart record taken from its previous holder live here, in order with the cart's other work.
     /// False when the cart is already live (the live copy wins; the caller decides what that means).
+    /// With a store, completes only once the record is written here.
     /// </summary>
-    public Task<bool> ImportAsync(CartRecord record)
+    public async Task<bool> ImportAsync(CartRecord record)
     {
         ArgumentNullException.ThrowIfNull(record);
         if (record.State is null || record.State.Id == 0)
@@ -210,7 +211,8 @@ public sealed class CartRuntime : IAsyncDisposable
         }
 
         var cartId = record.State.Id;
-        return ShardOf(cartId).RunAsync(shard => shard.Import(record), bypassLimit: true);
+        var imported = await ShardOf(cartId).RunAsync(shard => shard.Import(record), bypassLimit: true).ConfigureAwait(false);
+        return await imported.ConfigureAwait(false);
     }
 
     /// <summary>Exports a live cart and drops it from this node, for its new owner; null when it is not live here.</summary>

@@ -38,6 +38,7 @@ internal sealed class MailboxShard : IThreadPoolWorkItem
     private readonly Dictionary<ulong, CartGrain> _dirty = new();
     private readonly List<(ApplyWork Work, ApplyOutcome Outcome)> _unacknowledged = new();
     private readonly List<CartWrite> _writes = new();
+    private readonly List<TaskCompletionSource<bool>> _afterWrite = new();
 
     public MailboxShard(CartRuntimeContext context, int capacity)
     {
@@ -176,12 +177,17 @@ internal sealed class MailboxShard : IThreadPoolWorkItem
         _grains.TryGetValue(cartId, out var grain) ? grain.ExportRecord() : null;
 
     /// <summary>Makes a record taken from another node live here, unless the cart is already live.</summary>
-    internal bool Import(CartRecord record)
+    /// <summary>
+    /// Makes a record taken from another node live here, unless the cart is already live. With a store the
+    /// returned task completes once the record is written here (the end of this pass), so the caller can
+    /// tell the previous holder it may forget the cart only when this node would survive a crash with it.
+    /// </summary>
+    internal Task<bool> Import(CartRecord record)
     {
         var cartId = record.State.Id;
         if (_grains.ContainsKey(cartId))
         {
-            return false;
+            return Task.FromResult(false);
         }
 
         var now = _context.Time.GetTimestamp();
@@ -195,13 +201,16 @@ internal sealed class MailboxShard : IThreadPoolWorkItem
         Volatile.Write(ref _activeCount, _activeCount + 1);
         MoveToFront(grain, now);
         _context.Observer?.OnActivated(cartId);
-        if (_context.Store is not null)
+        if (_context.Store is null)
         {
-            // Taken from another node: this node's store must hold it before the next change is acknowledged.
-            _dirty[cartId] = grain;
+            return Task.FromResult(true);
         }
 
-        return true;
+        // Taken from another node: this node's store must hold it before anything about it is acknowledged.
+        _dirty[cartId] = grain;
+        var written = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
+        _afterWrite.Add(written);
+        return written.Task;
     }
 
     /// <summary>Exports a live cart and drops it here (its new owner takes it); null when not live.</summary>
@@ -554,9 +563,22 @@ internal sealed class MailboxShard : IThreadPoolWorkItem
             }
         }
 
+        foreach (var waiter in _afterWrite)
+        {
+            if (failure is null)
+            {
+                waiter.TrySetResult(true);
+            }
+            else
+            {
+                waiter.TrySetException(failure);
+            }
+        }
+
         _dirty.Clear();
         _unacknowledged.Clear();
         _writes.Clear();
+        _afterWrite.Clear();
     }
 
     [DoesNotReturn]
