@@ -212,49 +212,53 @@ internal sealed class ControlPlaneService(
 
     // ---- Remote path: forward once; if views disagree, refresh and retry once ----
 
-    private async Task<ApplyResult> ApplyRemoteAsync(OwnerLookup lookup, ApplyRequest request, ServerCallContext context)
-    {
-        for (var attempt = 0; ; attempt++)
-        {
-            RefuseUnlessForwardable(lookup, request.Id, context);
-            try
-            {
-                return await peers.For(lookup.Owner)
-                    .ApplyAsync(request, ForwardHeaders(lookup, context), ForwardDeadline(context), context.CancellationToken)
-                    .ConfigureAwait(false);
-            }
-            catch (RpcException ex) when (ex.StatusCode == StatusCode.Unavailable && attempt == 0 && !context.CancellationToken.IsCancellationRequested)
-            {
-                await membership.RefreshAsync(context.CancellationToken).ConfigureAwait(false);
-                lookup = view.Map.Lookup(request.Id);
-                if (lookup.Kind == OwnerKind.Local)
-                {
-                    await handoff.EnsureLocalAsync(request.Id, context.CancellationToken).ConfigureAwait(false);
-                    return await ApplyLocal(request, context).ConfigureAwait(false);
-                }
-            }
-        }
-    }
+    private Task<ApplyResult> ApplyRemoteAsync(OwnerLookup lookup, ApplyRequest request, ServerCallContext context) =>
+        ForwardAsync(
+            lookup,
+            request.Id,
+            request,
+            context,
+            static (client, r, headers, deadline, token) => client.ApplyAsync(r, headers, deadline, token),
+            static (service, r, ctx) => service.ApplyLocal(r, ctx));
 
-    private async Task<GetReply> GetRemoteAsync(OwnerLookup lookup, GetRequest request, ServerCallContext context)
+    private Task<GetReply> GetRemoteAsync(OwnerLookup lookup, GetRequest request, ServerCallContext context) =>
+        ForwardAsync(
+            lookup,
+            request.Id,
+            request,
+            context,
+            static (client, r, headers, deadline, token) => client.GetAsync(r, headers, deadline, token),
+            static (service, r, ctx) => service.GetLocal(r.Id, ctx));
+
+    /// <summary>
+    /// Forwards once to the owner. If the owner answers UNAVAILABLE (its view differs, or it is going away),
+    /// refreshes this node's view and tries once more: forwarding again, or serving locally if this node
+    /// now owns the cart.
+    /// </summary>
+    private async Task<TResponse> ForwardAsync<TRequest, TResponse>(
+        OwnerLookup lookup,
+        ulong cartId,
+        TRequest request,
+        ServerCallContext context,
+        Func<ControlPlane.ControlPlane.ControlPlaneClient, TRequest, Metadata, DateTime, CancellationToken, AsyncUnaryCall<TResponse>> call,
+        Func<ControlPlaneService, TRequest, ServerCallContext, Task<TResponse>> local)
     {
         for (var attempt = 0; ; attempt++)
         {
-            RefuseUnlessForwardable(lookup, request.Id, context);
+            RefuseUnlessForwardable(lookup, cartId, context);
             try
             {
-                return await peers.For(lookup.Owner)
-                    .GetAsync(request, ForwardHeaders(lookup, context), ForwardDeadline(context), context.CancellationToken)
+                return await call(peers.For(lookup.Owner), request, ForwardHeaders(lookup, context), ForwardDeadline(context), context.CancellationToken)
                     .ConfigureAwait(false);
             }
             catch (RpcException ex) when (ex.StatusCode == StatusCode.Unavailable && attempt == 0 && !context.CancellationToken.IsCancellationRequested)
             {
                 await membership.RefreshAsync(context.CancellationToken).ConfigureAwait(false);
-                lookup = view.Map.Lookup(request.Id);
+                lookup = view.Map.Lookup(cartId);
                 if (lookup.Kind == OwnerKind.Local)
                 {
-                    await handoff.EnsureLocalAsync(request.Id, context.CancellationToken).ConfigureAwait(false);
-                    return await GetLocal(request.Id, context).ConfigureAwait(false);
+                    await handoff.EnsureLocalAsync(cartId, context.CancellationToken).ConfigureAwait(false);
+                    return await local(this, request, context).ConfigureAwait(false);
                 }
             }
         }
