@@ -3,6 +3,7 @@
 # Node 1 is the seed of the others. Logs go to ./cluster-logs/node-K.log; Ctrl-C stops them all
 # gracefully (SIGTERM), which also exercises Closing and handoff.
 #   perf-scripts/local-cluster.sh [nodes] [first-grpc-port] [first-http-port]
+# Extra node flags go in NODE_ARGS, e.g. NODE_ARGS="--store memory" or "--durability os".
 set -euo pipefail
 cd "$(dirname "$0")/.."
 nodes=${1:-3}
@@ -18,14 +19,19 @@ for i in $(seq 0 $((nodes - 1))); do
   seeds=""
   [ "$i" -gt 0 ] && seeds="--seeds 127.0.0.1:${grpc0}"
   # shellcheck disable=SC2086
-  dotnet "$bin" --port "$port" --http-port "$http" --host "127.0.0.1:${port}" --data-dir "cluster-logs/data-$i" $seeds \
+  dotnet "$bin" --port "$port" --http-port "$http" --host "127.0.0.1:${port}" --data-dir "cluster-logs/data-$i" $seeds ${NODE_ARGS:-} \
     >"cluster-logs/node-$((i + 1)).log" 2>&1 &
   pids+=($!)
   echo "node $((i + 1)): grpc 127.0.0.1:${port}  http 127.0.0.1:${http}  pid $!"
 done
 echo "waiting for readiness..."
 for i in $(seq 0 $((nodes - 1))); do
-  until curl -sf "http://127.0.0.1:$((http0 + i))/readyz" >/dev/null; do sleep 0.2; done
+  until curl -sf "http://127.0.0.1:$((http0 + i))/readyz" >/dev/null; do
+    if ! kill -0 "${pids[$i]}" 2>/dev/null; then
+      echo "node $((i + 1)) exited:" >&2; tail -3 "cluster-logs/node-$((i + 1)).log" >&2; exit 1
+    fi
+    sleep 0.2
+  done
 done
 echo "cluster ready; Ctrl-C to stop"
 wait
