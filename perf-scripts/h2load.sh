@@ -24,7 +24,12 @@ for c in $(seq 1 "$carts"); do
   fi
 done
 
+# Mutations the node refused (any type): must not grow over the run, or the load measured validation
+# errors instead of carts.
+refused() { curl -s "http://${target%:*}:${http}/metrics" | awk 'index($0, "cartactor_cart_mutations_failed{") == 1 { s += $NF } END { printf "%d", s }'; }
+
 echo "metrics before: $(metric)"
+refused_before=$(refused)
 start=$(date +%s.%N)
 for c in $(seq 1 "$carts"); do
   h2load -n "$n" -c 1 -m "$streams" -H 'content-type: application/grpc' -H 'te: trailers' \
@@ -33,6 +38,7 @@ done
 wait
 end=$(date +%s.%N)
 echo "metrics after:  $(metric)"
+refused_after=$(refused)
 total=$((n * carts))
 grep -h -E "^finished in|^requests:|^time for request:" "$work"/h2load-1.txt
 awk -v total="$total" -v s="$start" -v e="$end" -v rpc="$rpc" -v carts="$carts" -v streams="$streams" \
@@ -42,3 +48,8 @@ if [ "$rpc" = apply ]; then
     --data-binary @"$work/body-1.bin" -o "$work/reply-last.bin" "$url"
   python3 "$here/grpc_frames.py" check-apply "$work/reply-last.bin" && echo "last reply: no mutation errors"
 fi
+if [ "$refused_after" != "$refused_before" ]; then
+  echo "FAIL: the node refused $((refused_after - refused_before)) mutations during the run (cartactor_cart_mutations_failed)" >&2
+  exit 1
+fi
+echo "refused mutations during the run: 0 (cartactor_cart_mutations_failed unchanged)"

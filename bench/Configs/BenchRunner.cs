@@ -6,8 +6,8 @@ namespace CartActor.Bench.Configs;
 
 /// <summary>
 /// The ordinary run: BenchmarkDotNet's own command line (--filter, --job, --list, ...) passed through to
-/// <see cref="BenchmarkSwitcher"/>. Without a selection it runs every suite instead of asking interactively;
-/// without --job it uses <see cref="DefaultJob"/>.
+/// <see cref="BenchmarkSwitcher"/>. Without a selection it runs <see cref="DefaultSelection"/> instead of
+/// asking interactively; without --job it uses <see cref="DefaultJob"/>.
 /// </summary>
 internal static class BenchRunner
 {
@@ -22,6 +22,13 @@ internal static class BenchRunner
         .WithMinIterationCount(15)
         .WithMaxIterationCount(30);
 
+    /// <summary>
+    /// What a bare `dotnet run -c Release --project bench` runs, a few minutes on 2 cores: the core suite and
+    /// the node suite at one call at a time. The rest (node at 64 concurrent calls, cluster, durability) is
+    /// selected with --filter (docs/BENCHMARKS.md); `--filter '*'` runs everything.
+    /// </summary>
+    public static readonly string[] DefaultSelection = ["CartActor.Bench.Core.*", "CartActor.Bench.Node.GrpcBenchmarks.*"];
+
     private static readonly string[] SelectionOptions =
         ["--filter", "-f", "--list", "--allCategories", "--anyCategories", "--info", "--help", "-h", "-?", "--version"];
 
@@ -34,7 +41,7 @@ internal static class BenchRunner
     {
         if (!args.Any(a => SelectionOptions.Contains(a, StringComparer.OrdinalIgnoreCase)))
         {
-            args = ["--filter", "*", .. args];
+            args = ["--filter", .. DefaultSelection, .. args];
         }
 
         var config = args.Any(a => JobOptions.Contains(a, StringComparer.OrdinalIgnoreCase))
