@@ -1,3 +1,4 @@
+using CartActor.Ownership;
 using Grpc.Core;
 
 namespace CartActor.Node.Forwarding;
@@ -14,7 +15,22 @@ public static class ForwardingHeaders
     public const string Handoff = "x-cart-handoff";
     public const string Sender = "x-cart-sender";
 
-    public static bool IsForwarded(Metadata headers) => headers.GetValue(Hop) is not null;
+    public static bool IsForwarded(ServerCallContext context) => Read(context, Hop) is not null;
 
-    public static bool IsHandoff(Metadata headers) => headers.GetValue(Handoff) is not null;
+    public static bool IsHandoff(ServerCallContext context) => Read(context, Handoff) is not null;
+
+    /// <summary>
+    /// One request header, read from Kestrel's own header collection. <see cref="ServerCallContext.RequestHeaders"/>
+    /// would first copy every header of the call into a new Metadata, on every Apply and Get.
+    /// </summary>
+    public static string? Read(ServerCallContext context, string name) =>
+        context.GetHttpContext().Request.Headers.TryGetValue(name, out var values) ? values.ToString() : null;
+
+    /// <summary>The marks of a call forwarded under <paramref name="ring"/>: the hop, the ring id and the sender.</summary>
+    public static Metadata For(RingSnapshot ring) => new()
+    {
+        { Hop, "1" },
+        { RingId, ring.RingId.ToString("x16") },
+        { Sender, ring.Self },
+    };
 }

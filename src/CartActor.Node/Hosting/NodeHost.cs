@@ -71,6 +71,10 @@ public static class NodeHost
         builder.Services.AddSingleton<CartHandoff>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<CartHandoff>());
 
+        // Both are stateless: one instance serves every call. Unregistered, gRPC would activate each per call
+        // (an allocation and a dozen service resolutions on every Apply and Get).
+        builder.Services.AddSingleton<ControlPlaneService>();
+        builder.Services.AddSingleton<StatusInterceptor>();
         builder.Services.AddGrpc(grpc =>
         {
             grpc.MaxReceiveMessageSize = nodeOptions.MaxMessageSize;

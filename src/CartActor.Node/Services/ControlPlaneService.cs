@@ -36,6 +36,7 @@ internal sealed class ControlPlaneService(
     private static readonly Status Draining = new(StatusCode.Unavailable, "this node is draining for shutdown");
 
     private readonly TimeSpan _forwardTimeout = clusterOptions.Value.ForwardTimeout;
+    private RingMarks? _forwardMarks;
 
     public override Task<ApplyResult> Apply(ApplyRequest request, ServerCallContext context)
     {
@@ -67,7 +68,7 @@ internal sealed class ControlPlaneService(
             throw new RpcException(new Status(StatusCode.InvalidArgument, "id must not be 0"));
         }
 
-        if (ForwardingHeaders.IsHandoff(context.RequestHeaders))
+        if (ForwardingHeaders.IsHandoff(context))
         {
             return handoff.HandOverAsync(request.Id);
         }
@@ -161,7 +162,7 @@ internal sealed class ControlPlaneService(
 
     private Task<ApplyResult> ApplyLocal(ApplyRequest request, ServerCallContext context)
     {
-        var key = context.RequestHeaders.GetValue(IdempotencyKeyHeader);
+        var key = ForwardingHeaders.Read(context, IdempotencyKeyHeader);
         var pending = runtime.ApplyAsync(request.Id, request.Messages, key);
         return pending.IsCompletedSuccessfully
             ? Task.FromResult(Reply(pending.Result, context))
@@ -272,7 +273,7 @@ internal sealed class ControlPlaneService(
                 $"cart {cartId} is owned by {lookup.Owner}, which is not answering pings (suspect); retry shortly"));
         }
 
-        if (ForwardingHeaders.IsForwarded(context.RequestHeaders))
+        if (ForwardingHeaders.IsForwarded(context))
         {
             // Views disagree: never forward twice, or a cart could grow two histories.
             throw new RpcException(new Status(StatusCode.Unavailable,
@@ -280,19 +281,29 @@ internal sealed class ControlPlaneService(
         }
     }
 
-    private static Metadata ForwardHeaders(OwnerLookup lookup, ServerCallContext context)
+    private Metadata ForwardHeaders(OwnerLookup lookup, ServerCallContext context)
     {
-        var headers = new Metadata
+        // Built once per ring and shared by every call forwarded under it: the client only reads them.
+        var cached = Volatile.Read(ref _forwardMarks);
+        if (cached?.Ring != lookup.Ring)
         {
-            { ForwardingHeaders.Hop, "1" },
-            { ForwardingHeaders.RingId, lookup.Ring.RingId.ToString("x16") },
-            { ForwardingHeaders.Sender, lookup.Ring.Self },
-        };
-        if (context.RequestHeaders.GetValue(IdempotencyKeyHeader) is { } key)
-        {
-            headers.Add(IdempotencyKeyHeader, key);
+            cached = new RingMarks(lookup.Ring, ForwardingHeaders.For(lookup.Ring));
+            Volatile.Write(ref _forwardMarks, cached);
         }
 
+        var marks = cached.Headers;
+        if (ForwardingHeaders.Read(context, IdempotencyKeyHeader) is not { } key)
+        {
+            return marks;
+        }
+
+        var headers = new Metadata();
+        foreach (var entry in marks)
+        {
+            headers.Add(entry);
+        }
+
+        headers.Add(IdempotencyKeyHeader, key);
         return headers;
     }
 
@@ -313,4 +324,6 @@ internal sealed class ControlPlaneService(
     }
 
     private static string Truncate(string value) => value.Length <= 64 ? value : value[..64] + "...";
+
+    private sealed record RingMarks(RingSnapshot Ring, Metadata Headers);
 }
