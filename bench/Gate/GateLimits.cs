@@ -36,7 +36,7 @@ internal sealed class GateFile
 
 internal sealed class GateLimit
 {
-    /// <summary>Exact: allocating one byte more per operation than this fails the gate.</summary>
+    /// <summary>Allocating more per operation than this fails the gate (exact for in-process entries; see gates.json).</summary>
     [JsonPropertyName("maxAllocatedBytesPerOp")]
     public long? MaxAllocatedBytesPerOp { get; init; }
 
