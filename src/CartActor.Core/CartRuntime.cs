@@ -215,9 +215,19 @@ public sealed class CartRuntime : IAsyncDisposable
         return await imported.ConfigureAwait(false);
     }
 
-    /// <summary>Exports a live cart and drops it from this node, for its new owner; null when it is not live here.</summary>
+    /// <summary>
+    /// Exports a cart for its new owner and drops it from memory here; null when this node has no copy. A
+    /// node-local store keeps its copy until <see cref="ForgetHandedOffAsync"/>.
+    /// </summary>
     public Task<CartRecord?> HandOffAsync(ulong cartId) =>
         ShardOf(cartId).RunAsync(shard => shard.HandOff(cartId), bypassLimit: true);
+
+    /// <summary>
+    /// The new owner of a handed-off cart has written it at <paramref name="version"/>: deletes this node's
+    /// local copy unless the cart is live here again or the copy is newer. True when deleted.
+    /// </summary>
+    public Task<bool> ForgetHandedOffAsync(ulong cartId, ulong version) =>
+        ShardOf(cartId).RunAsync(shard => shard.ForgetHandedOff(cartId, version), bypassLimit: true);
 
     /// <summary>Evicts idle carts on every shard now; returns how many went.</summary>
     public async Task<int> SweepIdleAsync()

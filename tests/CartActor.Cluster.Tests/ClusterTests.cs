@@ -85,8 +85,15 @@ public sealed class ClusterTests
         await load.VerifyAsync();
         // About a quarter of the carts moved to the new node (its share of 1/4, with sampling noise).
         await Eventually.TrueAsync(() => joiner.Get<CartRuntime>().ActiveCarts >= load.Carts * 0.15, TimeSpan.FromSeconds(10));
-        var held = (await joiner.Client.GetLocalActorIdsAsync(new Empty()).ResponseAsync.WithTimeout()).Ids.Count;
-        Assert.InRange(held, (int)(load.Carts * 0.15), (int)(load.Carts * 0.35));
+        var heldIds = (await joiner.Client.GetLocalActorIdsAsync(new Empty()).ResponseAsync.WithTimeout()).Ids;
+        Assert.InRange(heldIds.Count, (int)(load.Carts * 0.15), (int)(load.Carts * 0.35));
+
+        // Each previous holder kept its on-disk copy only until the joiner confirmed its own write: none is left.
+        var others = cluster.Nodes.Where(n => n != joiner).ToArray();
+        await Eventually.TrueAsync(
+            () => heldIds.All(id => others.All(n => n.Get<CartRuntime>().Store!.Load(id) is null)),
+            TimeSpan.FromSeconds(10),
+            () => $"still on a previous holder's disk: {string.Join(",", heldIds.Where(id => others.Any(n => n.Get<CartRuntime>().Store!.Load(id) is not null)).Take(10))}");
     }
 
     [Fact]

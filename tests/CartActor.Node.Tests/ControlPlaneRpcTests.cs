@@ -1,5 +1,6 @@
 using CartActor.Cart.Messages;
 using CartActor.ControlPlane;
+using CartActor.Tests.Shared;
 using Google.Protobuf.WellKnownTypes;
 using Grpc.Core;
 using Empty = CartActor.ControlPlane.Empty;
@@ -207,5 +208,32 @@ public sealed class ControlPlaneRpcTests(NodeFixture fixture)
             StatusCode.InvalidArgument, Node.Client.ClosingAsync(new ClosingNotice()));
 
         Assert.All([ownership, expiry, closing], ex => Assert.Contains("host", ex.Status.Detail, StringComparison.Ordinal));
+    }
+
+    [Theory]
+    [InlineData("take")]
+    [InlineData("taken=99")]
+    public async Task AHandOverMarkForACartThisNodeOwns_NeitherTakesNorDropsIt(string mark)
+    {
+        var id = Carts.NewId();
+        await Node.Client.ApplyAsync(Carts.Apply(id, Carts.Item("kept"))).WithTimeout();
+        // Not live, only on disk: nothing but the ownership checks stands between the mark and the record.
+        await Node.Get<CartRuntime>().EvictAllAsync().WithTimeout();
+        var marked = new Metadata { { "x-cart-handoff", mark } };
+
+        if (mark == "take")
+        {
+            var refused = await GrpcTestExtensions.AssertStatusAsync(StatusCode.Unavailable, Node.Client.GetAsync(new GetRequest { Id = id }, marked));
+            Assert.Contains($"still owns cart {id}", refused.Status.Detail, StringComparison.Ordinal);
+        }
+        else
+        {
+            var reply = await Node.Client.GetAsync(new GetRequest { Id = id }, marked).WithTimeout();
+            Assert.Null(reply.Grain);
+        }
+
+        var state = Carts.State(await Node.Client.GetAsync(new GetRequest { Id = id }).WithTimeout());
+        Assert.Equal("kept", Assert.Single(state.Items).Sku);
+        Assert.Equal(1UL, state.Version);
     }
 }

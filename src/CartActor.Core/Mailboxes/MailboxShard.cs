@@ -213,28 +213,43 @@ internal sealed class MailboxShard : IThreadPoolWorkItem
         return written.Task;
     }
 
-    /// <summary>Exports a live cart and drops it here (its new owner takes it); null when not live.</summary>
+    /// <summary>
+    /// Exports a cart for its new owner and drops it from memory here; null when this node has no copy. A
+    /// node-local store keeps its copy until the new owner confirms it has written the cart
+    /// (<see cref="ForgetHandedOff"/>): a reply lost on the way, or a new owner that dies before its write,
+    /// must not lose the cart. Until then another take is served from that copy.
+    /// </summary>
     internal CartRecord? HandOff(ulong cartId)
     {
-        // A node-local store's copy leaves with the cart, so this node never serves it stale later.
-        var store = _context.Store is { IsShared: false } local ? local : null;
-        CartRecord? record;
         if (_grains.TryGetValue(cartId, out var grain))
         {
-            record = grain.ExportRecord();
+            var record = grain.ExportRecord();
             Evict(grain, EvictionReason.Handoff);
-        }
-        else
-        {
-            record = store is null ? null : LoadRecord(cartId);
+            return record;
         }
 
-        if (record is not null && store is not null)
+        return _context.Store is { IsShared: false } ? LoadRecord(cartId) : null;
+    }
+
+    /// <summary>
+    /// The new owner has written the cart at <paramref name="version"/>: drop this node's local copy, so it
+    /// never serves it stale later. Kept when the cart is live here again or the copy is newer.
+    /// </summary>
+    internal bool ForgetHandedOff(ulong cartId, ulong version)
+    {
+        if (_context.Store is not { IsShared: false } store || _grains.ContainsKey(cartId))
         {
-            store.Delete(cartId);
+            return false;
         }
 
-        return record;
+        var record = LoadRecord(cartId);
+        if (record is null || record.State.Version > version)
+        {
+            return false;
+        }
+
+        store.Delete(cartId);
+        return true;
     }
 
     /// <summary>Evicts every cart idle for at least the TTL; returns how many went.</summary>

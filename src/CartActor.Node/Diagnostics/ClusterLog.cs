@@ -40,4 +40,10 @@ internal static partial class ClusterLog
 
     [LoggerMessage(111, LogLevel.Information, "Draining: {Carts} carts left to hand over")]
     public static partial void DrainProgress(ILogger logger, long carts);
+
+    [LoggerMessage(112, LogLevel.Warning, "Hand-over of cart {CartId} to {Owner} not confirmed: {Reason}; this node keeps its copy")]
+    public static partial void TakeNotConfirmed(ILogger logger, ulong cartId, string owner, string reason);
+
+    [LoggerMessage(113, LogLevel.Information, "Draining: {Carts} hand-overs not yet confirmed by their new owners")]
+    public static partial void DrainUnconfirmed(ILogger logger, int carts);
 }

@@ -19,6 +19,21 @@ public static class ForwardingHeaders
 
     public static bool IsHandoff(ServerCallContext context) => Read(context, Handoff) is not null;
 
+    /// <summary>The value of <see cref="Handoff"/> on a take: export the cart and drop it from memory.</summary>
+    public const string Take = "take";
+
+    private const string TakenPrefix = "taken=";
+
+    /// <summary>The value of <see cref="Handoff"/> that confirms a take: the new owner has written the cart at this version.</summary>
+    public static string Taken(ulong version) => TakenPrefix + version.ToString(System.Globalization.CultureInfo.InvariantCulture);
+
+    /// <summary>The version a <see cref="Handoff"/> value confirms, or null when it asks for a take (any other value).</summary>
+    public static ulong? TakenVersion(string? value) =>
+        value is not null && value.StartsWith(TakenPrefix, StringComparison.Ordinal)
+        && ulong.TryParse(value.AsSpan(TakenPrefix.Length), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var version)
+            ? version
+            : null;
+
     /// <summary>
     /// One request header, read from Kestrel's own header collection. <see cref="ServerCallContext.RequestHeaders"/>
     /// would first copy every header of the call into a new Metadata, on every Apply and Get.

@@ -66,6 +66,18 @@ internal sealed class NodeLifetime(
         {
             await Task.Delay(TimeSpan.FromMilliseconds(100), time, cancellationToken).ConfigureAwait(false);
         }
+
+        // A copy whose new owner has not confirmed it stays on this node's disk (a lost reply must not lose the
+        // cart); wait a little for the confirmations so a restart of this node finds no stale copies.
+        if (handoff.AwaitingConfirmation > 0)
+        {
+            ClusterLog.DrainUnconfirmed(logger, handoff.AwaitingConfirmation);
+        }
+
+        while (handoff.AwaitingConfirmation > 0 && time.GetElapsedTime(started) < window && !cancellationToken.IsCancellationRequested)
+        {
+            await Task.Delay(TimeSpan.FromMilliseconds(50), time, cancellationToken).ConfigureAwait(false);
+        }
     }
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;

@@ -15,15 +15,17 @@ namespace CartActor.Node.Membership;
 /// <summary>
 /// State moves with ownership. Before a node applies anything to a cart it has just come to own, it takes
 /// the cart (state, id counters, idempotency keys) from the node that still holds it: the owner under a
-/// recent earlier ring, or the host a peer's announcement names. The holder exports and drops it in one
-/// step on the cart's shard, and refuses while it still believes it owns the cart itself, so a cart never
-/// has two live histories. One take per cart at a time: concurrent first touches wait for the same take.
+/// recent earlier ring, or the host a peer's announcement names. The holder exports and drops it from
+/// memory in one step on the cart's shard, and refuses while it still believes it owns the cart itself, so
+/// a cart never has two live histories. A holder with a node-local store keeps its on-disk copy until the
+/// new owner confirms it has written the cart (a second Get marked "taken=version"), so a lost reply or a
+/// new owner that dies before its write never loses the cart. One take per cart at a time: concurrent first touches wait for the same take.
 /// Also pushes the other way: after a ring change, a node announces the carts it holds but no longer owns
 /// to their new owners, which take them eagerly.
 /// </summary>
 public sealed class CartHandoff : BackgroundService
 {
-    private static readonly Metadata HandoffHeaders = new() { { ForwardingHeaders.Handoff, "1" } };
+    private static readonly Metadata HandoffHeaders = new() { { ForwardingHeaders.Handoff, ForwardingHeaders.Take } };
 
     private readonly CartRuntime _runtime;
     private readonly ClusterView _view;
@@ -33,6 +35,10 @@ public sealed class CartHandoff : BackgroundService
     private readonly TimeProvider _time;
     private readonly ILogger<CartHandoff> _logger;
     private readonly ConcurrentDictionary<ulong, Task> _takes = new();
+
+    // Carts handed over from this node's local store whose new owner has not yet confirmed its write
+    // (value: when), so the local copy is kept; forgotten after the handoff window.
+    private readonly ConcurrentDictionary<ulong, long> _unconfirmed = new();
     private readonly SemaphoreSlim _eagerTakes = new(8, 8);
     private readonly System.Threading.Channels.Channel<bool> _ringChanged = System.Threading.Channels.Channel.CreateBounded<bool>(new System.Threading.Channels.BoundedChannelOptions(1) { FullMode = System.Threading.Channels.BoundedChannelFullMode.DropWrite });
 
@@ -85,7 +91,34 @@ public sealed class CartHandoff : BackgroundService
         }
 
         var record = await _runtime.HandOffAsync(cartId).ConfigureAwait(false);
-        return record is null ? new GetReply() : new GetReply { Grain = Any.Pack(record) };
+        if (record is null)
+        {
+            return new GetReply();
+        }
+
+        if (_runtime.Store is { IsShared: false })
+        {
+            _unconfirmed[cartId] = _time.GetTimestamp();
+        }
+
+        return new GetReply { Grain = Any.Pack(record) };
+    }
+
+    /// <summary>Hand-overs from this node's local store still waiting for their new owner's confirmation.</summary>
+    public int AwaitingConfirmation => _unconfirmed.IsEmpty ? 0 : _unconfirmed.Count;
+
+    /// <summary>
+    /// The new owner has written a cart handed over from here: drop the local copy. Only for a hand-over
+    /// this node made and still awaits, and only while the cart is not this node's own.
+    /// </summary>
+    public async Task<GetReply> ConfirmTakenAsync(ulong cartId, ulong version)
+    {
+        if (_view.Ring.Lookup(cartId).Kind != OwnerKind.Local && _unconfirmed.TryRemove(cartId, out _))
+        {
+            await _runtime.ForgetHandedOffAsync(cartId, version).ConfigureAwait(false);
+        }
+
+        return new GetReply();
     }
 
     /// <summary>A peer announced carts it holds: take at once those this node owns.</summary>
@@ -167,10 +200,23 @@ public sealed class CartHandoff : BackgroundService
                 {
                     await AnnounceDisplacedAsync(stoppingToken).ConfigureAwait(false);
                 }
+
+                ForgetStaleConfirmations();
             }
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {
+        }
+    }
+
+    private void ForgetStaleConfirmations()
+    {
+        foreach (var (cartId, since) in _unconfirmed)
+        {
+            if (_time.GetElapsedTime(since) > _options.HandoffWindow)
+            {
+                _unconfirmed.TryRemove(cartId, out _);
+            }
         }
     }
 
@@ -290,9 +336,26 @@ public sealed class CartHandoff : BackgroundService
                 {
                     await _runtime.ImportAsync(record).ConfigureAwait(false);
                     ClusterLog.CartTaken(_logger, cartId, record.State.Version, holder);
+                    _ = SendTakenAsync(holder, cartId, record.State.Version);
                     return;
                 }
             }
+        }
+    }
+
+    /// <summary>Tells the holder the cart is written here, so it drops its copy; off the request path.</summary>
+    private async Task SendTakenAsync(string holder, ulong cartId, ulong version)
+    {
+        try
+        {
+            var confirm = new Metadata { { ForwardingHeaders.Handoff, ForwardingHeaders.Taken(version) } };
+            await _clients.For(holder)
+                .GetAsync(new GetRequest { Id = cartId }, confirm, DateTime.UtcNow + _options.HandoffTimeout)
+                .ConfigureAwait(false);
+        }
+        catch (RpcException ex)
+        {
+            ClusterLog.TakeNotConfirmed(_logger, cartId, holder, ex.Status.Detail);
         }
     }
 

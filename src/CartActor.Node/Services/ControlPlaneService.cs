@@ -68,9 +68,11 @@ internal sealed class ControlPlaneService(
             throw new RpcException(new Status(StatusCode.InvalidArgument, "id must not be 0"));
         }
 
-        if (ForwardingHeaders.IsHandoff(context))
+        if (ForwardingHeaders.Read(context, ForwardingHeaders.Handoff) is { } handoffMark)
         {
-            return handoff.HandOverAsync(request.Id);
+            return ForwardingHeaders.TakenVersion(handoffMark) is { } taken
+                ? handoff.ConfirmTakenAsync(request.Id, taken)
+                : handoff.HandOverAsync(request.Id);
         }
 
         RequireMember();
