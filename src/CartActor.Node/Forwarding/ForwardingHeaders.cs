@@ -1,3 +1,4 @@
+using System.Globalization;
 using CartActor.Ownership;
 using Grpc.Core;
 
@@ -6,7 +7,8 @@ namespace CartActor.Node.Forwarding;
 /// <summary>
 /// Metadata that marks node-to-node calls. A forwarded call carries the hop and the sender's ring id; a
 /// node that does not own the cart in its own view answers UNAVAILABLE instead of forwarding again, so a
-/// cart never gets two histories while views disagree.
+/// cart never gets two histories while views disagree. A Get marked <see cref="Handoff"/> is a new owner
+/// taking a cart (<see cref="Take"/>), or confirming it has written what it took (<see cref="Taken"/>).
 /// </summary>
 public static class ForwardingHeaders
 {
@@ -17,20 +19,18 @@ public static class ForwardingHeaders
 
     public static bool IsForwarded(ServerCallContext context) => Read(context, Hop) is not null;
 
-    public static bool IsHandoff(ServerCallContext context) => Read(context, Handoff) is not null;
-
     /// <summary>The value of <see cref="Handoff"/> on a take: export the cart and drop it from memory.</summary>
     public const string Take = "take";
 
     private const string TakenPrefix = "taken=";
 
     /// <summary>The value of <see cref="Handoff"/> that confirms a take: the new owner has written the cart at this version.</summary>
-    public static string Taken(ulong version) => TakenPrefix + version.ToString(System.Globalization.CultureInfo.InvariantCulture);
+    public static string Taken(ulong version) => TakenPrefix + version.ToString(CultureInfo.InvariantCulture);
 
     /// <summary>The version a <see cref="Handoff"/> value confirms, or null when it asks for a take (any other value).</summary>
     public static ulong? TakenVersion(string? value) =>
         value is not null && value.StartsWith(TakenPrefix, StringComparison.Ordinal)
-        && ulong.TryParse(value.AsSpan(TakenPrefix.Length), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var version)
+        && ulong.TryParse(value.AsSpan(TakenPrefix.Length), NumberStyles.None, CultureInfo.InvariantCulture, out var version)
             ? version
             : null;
 
