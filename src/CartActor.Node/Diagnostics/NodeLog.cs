@@ -28,4 +28,7 @@ internal static partial class NodeLog
 
     [LoggerMessage(8, LogLevel.Information, "Store: {Store} ({Detail}), durability {Durability}")]
     public static partial void StoreOpened(ILogger logger, string store, string detail, string durability);
+
+    [LoggerMessage(9, LogLevel.Warning, "Clustered with a node-local store ({Store}): a cart only on this node's disk is unavailable to the other nodes while this node is away, and starts empty if touched meanwhile; clusters that roll deployments should use --store redis://")]
+    public static partial void NodeLocalStoreInCluster(ILogger logger, string store);
 }

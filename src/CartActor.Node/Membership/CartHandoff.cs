@@ -39,6 +39,7 @@ public sealed class CartHandoff : BackgroundService
     // Carts handed over from this node's local store whose new owner has not yet confirmed its write
     // (value: when), so the local copy is kept; forgotten after the handoff window.
     private readonly ConcurrentDictionary<ulong, long> _unconfirmed = new();
+    private int _warnedLocalStore;
     private readonly SemaphoreSlim _eagerTakes = new(8, 8);
     private readonly System.Threading.Channels.Channel<bool> _ringChanged = System.Threading.Channels.Channel.CreateBounded<bool>(new System.Threading.Channels.BoundedChannelOptions(1) { FullMode = System.Threading.Channels.BoundedChannelFullMode.DropWrite });
 
@@ -175,7 +176,11 @@ public sealed class CartHandoff : BackgroundService
 
     public override Task StartAsync(CancellationToken cancellationToken)
     {
-        _view.RingChanged += (_, _) => _ringChanged.Writer.TryWrite(true);
+        _view.RingChanged += (_, _) =>
+        {
+            _ringChanged.Writer.TryWrite(true);
+            WarnOnceIfClusteredOnLocalStore();
+        };
         return base.StartAsync(cancellationToken);
     }
 
@@ -206,6 +211,14 @@ public sealed class CartHandoff : BackgroundService
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {
+        }
+    }
+
+    private void WarnOnceIfClusteredOnLocalStore()
+    {
+        if (_view.Ring.Members.Count > 1 && _runtime.Store is { IsShared: false } local && Interlocked.Exchange(ref _warnedLocalStore, 1) == 0)
+        {
+            NodeLog.NodeLocalStoreInCluster(_logger, local.Name);
         }
     }
 
