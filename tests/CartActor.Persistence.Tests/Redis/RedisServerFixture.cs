@@ -226,7 +226,8 @@ public class RedisServerFixture : IDisposable
                 return true;
             }
 
-            Thread.Sleep(20);
+            // Poll interval that also wakes at once if the server exits (port taken, bad flag).
+            process.WaitForExit(20);
         }
 
         return false;
