@@ -5,6 +5,7 @@ using CartActor.Bench.Node;
 using CartActor.Cart.Messages;
 using CartActor.Persistence;
 using CartActor.Persistence.Redis;
+using CartActor.Persistence.Tests.Redis;
 using CartActor.Persistence.RocksDb;
 using Google.Protobuf.WellKnownTypes;
 
@@ -33,7 +34,7 @@ public class DurableApplyBenchmarks
     private Any[] _batch = null!;
     private CartRuntime _runtime = null!;
     private ICartStore? _store;
-    private RedisServerProcess? _redis;
+    private RedisServerFixture? _redis;
     private string? _directory;
     private int _refused;
 
@@ -137,7 +138,7 @@ public class DurableApplyBenchmarks
                     Mode = Store == "rocksdb-fsync" ? DurabilityMode.Fsync : DurabilityMode.Os,
                 });
             case "redis":
-                _redis = RedisServerProcess.Start();
+                _redis = new RedisServerFixture();
                 return RedisCartStore.Connect(new RedisStoreOptions { ConnectionString = _redis.ConnectionString });
             default:
                 throw new ArgumentException($"unknown store '{Store}'");
