@@ -44,6 +44,6 @@ internal static partial class ClusterLog
     [LoggerMessage(112, LogLevel.Warning, "Hand-over of cart {CartId} to {Owner} not confirmed: {Reason}; this node keeps its copy")]
     public static partial void TakeNotConfirmed(ILogger logger, ulong cartId, string owner, string reason);
 
-    [LoggerMessage(113, LogLevel.Information, "Draining: {Carts} hand-overs not yet confirmed by their new owners")]
+    [LoggerMessage(113, LogLevel.Warning, "Drain window over with {Carts} hand-overs not confirmed by their new owners; their copies stay on this node's disk")]
     public static partial void DrainUnconfirmed(ILogger logger, int carts);
 }

@@ -46,7 +46,8 @@ internal sealed class NodeLifetime(
 
     /// <summary>
     /// Runs before Kestrel stops accepting: leave the ring, tell every peer (Closing), point each new owner
-    /// at the carts held here, and keep answering their hand-overs for the drain window or until none is left.
+    /// at the carts held here, and keep answering their hand-overs for the drain window or until none is left
+    /// and every one is confirmed.
     /// </summary>
     public async Task StoppingAsync(CancellationToken cancellationToken)
     {
@@ -62,21 +63,17 @@ internal sealed class NodeLifetime(
         var started = time.GetTimestamp();
         var window = clusterOptions.Value.DrainWindow;
         ClusterLog.DrainProgress(logger, runtime.ActiveCarts);
-        while (runtime.ActiveCarts > 0 && time.GetElapsedTime(started) < window && !cancellationToken.IsCancellationRequested)
+        // Also wait for the new owners' confirmations: until then a handed-over copy stays on this node's disk
+        // (a lost reply must not lose the cart), and a restart of this node would find it stale.
+        while ((runtime.ActiveCarts > 0 || handoff.AwaitingConfirmation > 0)
+               && time.GetElapsedTime(started) < window && !cancellationToken.IsCancellationRequested)
         {
             await Task.Delay(TimeSpan.FromMilliseconds(100), time, cancellationToken).ConfigureAwait(false);
         }
 
-        // A copy whose new owner has not confirmed it stays on this node's disk (a lost reply must not lose the
-        // cart); wait a little for the confirmations so a restart of this node finds no stale copies.
         if (handoff.AwaitingConfirmation > 0)
         {
             ClusterLog.DrainUnconfirmed(logger, handoff.AwaitingConfirmation);
-        }
-
-        while (handoff.AwaitingConfirmation > 0 && time.GetElapsedTime(started) < window && !cancellationToken.IsCancellationRequested)
-        {
-            await Task.Delay(TimeSpan.FromMilliseconds(50), time, cancellationToken).ConfigureAwait(false);
         }
     }
 
