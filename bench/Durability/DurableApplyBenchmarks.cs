@@ -5,8 +5,8 @@ using CartActor.Bench.Node;
 using CartActor.Cart.Messages;
 using CartActor.Persistence;
 using CartActor.Persistence.Redis;
-using CartActor.Persistence.Tests.Redis;
 using CartActor.Persistence.RocksDb;
+using CartActor.Tests.Shared.Redis;
 using Google.Protobuf.WellKnownTypes;
 
 namespace CartActor.Bench.Durability;

@@ -3,7 +3,7 @@ using CartActor.Cart.Messages;
 using CartActor.ControlPlane;
 using CartActor.Node.Membership;
 using CartActor.Node.Tests;
-using CartActor.Persistence.Tests.Redis;
+using CartActor.Tests.Shared.Redis;
 using CartActor.Tests.Shared;
 using Grpc.Core;
 using ControlPlaneClient = CartActor.ControlPlane.ControlPlane.ControlPlaneClient;

@@ -2,14 +2,41 @@ using System.Diagnostics;
 using CartActor.Cart.Messages;
 using CartActor.Persistence.Redis;
 using CartActor.Tests.Shared;
+using CartActor.Tests.Shared.Redis;
 using Google.Protobuf;
 using StackExchange.Redis;
 
 namespace CartActor.Persistence.Tests.Redis;
 
-/// <summary>The store on its own against a real redis-server: round trips, batches, compare-and-set, corrupt values.</summary>
+/// <summary>The store suite against one standalone redis-server.</summary>
 [Trait("Category", "Redis")]
-public sealed class RedisCartStoreTests(RedisServerFixture redis) : IClassFixture<RedisServerFixture>
+public sealed class RedisCartStoreOnStandaloneTests(RedisServerFixture redis) : RedisCartStoreTests(redis), IClassFixture<RedisServerFixture>;
+
+/// <summary>
+/// The same suite against a Redis Cluster of three masters: a shard's batch spans hash slots (every cart is
+/// its own key), the client must route each script to its slot's master, and the compare-and-set holds there too.
+/// </summary>
+[Trait("Category", "Redis")]
+public sealed class RedisCartStoreOnClusterTests(RedisClusterFixture redis) : RedisCartStoreTests(redis), IClassFixture<RedisClusterFixture>
+{
+    [Fact]
+    public async Task A_batch_lands_on_every_master_of_the_cluster()
+    {
+        using var store = redis.CreateStore();
+        var writes = Enumerable.Range(1, 64).Select(i => new CartWrite((ulong)i, RedisRecords.Cart((ulong)i, 1, $"sku-{i}"), 0)).ToList();
+
+        Assert.Empty(await store.WriteAsync(writes).WithTimeout());
+
+        // 64 keys over 16,384 slots split three ways: every master holds some of them (a master answers MOVED
+        // for a key outside its slots), and each reads back through the store.
+        var mastersHolding = redis.Ports.Count(port => writes.Any(w => RespCommand.Send(port, "EXISTS", (string)store.KeyOf(w.CartId)!) == ":1"));
+        Assert.Equal(3, mastersHolding);
+        Assert.All(writes, w => Assert.Equal(w.Record, store.Load(w.CartId)));
+    }
+}
+
+/// <summary>The store on its own against a real Redis: round trips, batches, compare-and-set, corrupt values.</summary>
+public abstract class RedisCartStoreTests(IRedisTopology redis)
 {
     [Fact]
     public async Task A_written_record_loads_back_equal_and_an_absent_cart_loads_as_null()
@@ -177,8 +204,8 @@ public sealed class RedisCartStoreTests(RedisServerFixture redis) : IClassFixtur
     public async Task Both_a_redis_uri_and_a_plain_host_port_connect()
     {
         var prefix = RedisServerFixture.UniquePrefix();
-        using var viaUri = redis.CreateStore(prefix, $"redis://127.0.0.1:{redis.Port}");
-        using var viaHostPort = redis.CreateStore(prefix, $"127.0.0.1:{redis.Port}");
+        using var viaUri = redis.CreateStore(prefix, redis.ConnectionString);
+        using var viaHostPort = redis.CreateStore(prefix, redis.Endpoints);
 
         await viaUri.WriteAsync([new CartWrite(5, RedisRecords.Cart(5, 1, "x"), 0)]).WithTimeout();
 

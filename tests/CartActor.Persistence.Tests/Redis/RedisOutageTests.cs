@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using CartActor.Persistence.Redis;
 using CartActor.Tests.Shared;
+using CartActor.Tests.Shared.Redis;
 using Xunit.Abstractions;
 
 namespace CartActor.Persistence.Tests.Redis;

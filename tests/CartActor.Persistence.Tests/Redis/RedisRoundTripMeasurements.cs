@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text;
 using CartActor.Cart.Messages;
 using CartActor.Tests.Shared;
+using CartActor.Tests.Shared.Redis;
 using StackExchange.Redis;
 using Xunit.Abstractions;
 

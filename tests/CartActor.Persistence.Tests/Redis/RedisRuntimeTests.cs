@@ -1,6 +1,7 @@
 using CartActor.Cart.Messages;
 using CartActor.Persistence.Redis;
 using CartActor.Tests.Shared;
+using CartActor.Tests.Shared.Redis;
 using Google.Protobuf.WellKnownTypes;
 
 namespace CartActor.Persistence.Tests.Redis;
