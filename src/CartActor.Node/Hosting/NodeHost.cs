@@ -3,6 +3,7 @@ using CartActor.Node.Diagnostics;
 using CartActor.Node.Forwarding;
 using CartActor.Node.Membership;
 using CartActor.Node.Services;
+using CartActor.Node.Services.Binding;
 using Grpc.HealthCheck;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Options;
@@ -81,6 +82,8 @@ public static class NodeHost
             grpc.EnableDetailedErrors = false;
             grpc.Interceptors.Add<StatusInterceptor>();
         });
+        // A request that does not parse is INVALID_ARGUMENT naming its type, for every service mapped below.
+        builder.Services.UseStrictRequestParsing();
         builder.Services.AddGrpcReflection();
 
         // Only the node's own meters reach /metrics: listening to ASP.NET's per-request meters would add work
