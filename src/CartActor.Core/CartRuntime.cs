@@ -40,9 +40,10 @@ public sealed class CartRuntime : IAsyncDisposable
 
         Options = options;
         Time = time ?? TimeProvider.System;
-        Metrics = new CartMetrics(meterFactory);
+        registry ??= MutationRegistry.Default;
+        Metrics = new CartMetrics(meterFactory, registry.Handlers.Select(h => h.Name));
         Store = store;
-        _context = new CartRuntimeContext(options, registry ?? MutationRegistry.Default, Time, Metrics, observer, store);
+        _context = new CartRuntimeContext(options, registry, Time, Metrics, observer, store);
         var perShardCapacity = (int)Math.Max(1, ((long)options.MaxActiveCarts + options.ShardCount - 1) / options.ShardCount);
         _shards = new MailboxShard[options.ShardCount];
         for (var i = 0; i < _shards.Length; i++)

@@ -21,8 +21,11 @@ public sealed class CartRuntimeOptions
     /// <summary>Live carts on this node; above it the least recently used cart of the shard is evicted.</summary>
     public int MaxActiveCarts { get; set; } = 1_000_000;
 
-    /// <summary>Mutations accepted in one Apply.</summary>
-    public int MaxMutationsPerApply { get; set; } = 128;
+    /// <summary>
+    /// Mutations accepted in one Apply. Default 400: twice <see cref="Cart.CartLimits.MaxLines"/>, so that one
+    /// batch can fill a cart (and, say, clear it and set a delivery as well).
+    /// </summary>
+    public int MaxMutationsPerApply { get; set; } = 2 * Cart.CartLimits.MaxLines;
 
     /// <summary>Idempotency keys remembered per cart.</summary>
     public int IdempotencyWindow { get; set; } = 128;

@@ -173,14 +173,16 @@ public sealed class BatchTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task TheDefaultLimitIs128MutationsPerApply()
+    public async Task TheDefaultLimitIs400MutationsPerApply()
     {
-        var adds = Enumerable.Range(0, 129).Select(i => AddItem($"sku-{i}")).ToArray();
+        var adds = Enumerable.Range(0, 401).Select(i => AddItem($"sku-{i % CartActor.Cart.CartLimits.MaxLines}")).ToArray();
 
         await AssertInvalidArgumentAsync(() => _runtime.ApplyAsync(CartId, adds));
-        var state = await _runtime.ApplyOkAsync(CartId, adds[..128]);
+        var state = await _runtime.ApplyOkAsync(CartId, adds[..400]);
 
-        Assert.Equal(128UL, state.Version);
+        // 200 new lines, then 200 increments of the same lines: every mutation changed the cart.
+        Assert.Equal(400UL, state.Version);
+        Assert.Equal(CartActor.Cart.CartLimits.MaxLines, state.Items.Count);
     }
 
     [Fact]

@@ -38,6 +38,7 @@ public sealed class RuntimeOptionsTests
         Assert.Null(options.Validate());
         Assert.Equal(Environment.ProcessorCount * 4, options.ShardCount);
         Assert.Equal(128, options.IdempotencyWindow);
-        Assert.Equal(128, options.MaxMutationsPerApply);
+        Assert.Equal(400, options.MaxMutationsPerApply);
+        Assert.True(options.MaxMutationsPerApply >= 2 * CartActor.Cart.CartLimits.MaxLines);
     }
 }
