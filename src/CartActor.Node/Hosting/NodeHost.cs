@@ -18,9 +18,11 @@ namespace CartActor.Node.Hosting;
 public static class NodeHost
 {
     /// <summary>Builds a node from command-line args plus the standard configuration sources.</summary>
+    /// <exception cref="NodeCommandLineException">An unknown option or a flag without its value; the message names it.</exception>
     /// <exception cref="NodeConfigurationException">A setting is invalid; the message names it.</exception>
     public static WebApplication Build(string[] args, Action<WebApplicationBuilder>? customize = null)
     {
+        NodeCommandLine.Check(args);
         var builder = WebApplication.CreateSlimBuilder(args);
         builder.Configuration.AddCommandLine(args, NodeCommandLine.SwitchMappings.ToDictionary());
         // Start-up failures (a port in use) reach Program.cs, which prints one line; the host's own multi-line
@@ -30,6 +32,10 @@ public static class NodeHost
         builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
         builder.Logging.AddFilter("Grpc", LogLevel.Warning);
         customize?.Invoke(builder);
+
+        // Every value of the option sections, from every source, is type-checked here (naming the setting and its
+        // flag); durations written "30m" are handed to the binder in its own form.
+        builder.Configuration.AddInMemoryCollection(NodeSettings.CheckAndNormalize(builder.Configuration));
 
         var nodeOptions = ReadNodeOptions(builder.Configuration);
         var cartOptions = ReadCartOptions(builder.Configuration);
@@ -136,6 +142,9 @@ public static class NodeHost
         {
             throw new NodeConfigurationException(string.Join("; ", result.Failures));
         }
+
+        // Resolved once against the working directory, so the start-up line and the store agree on one absolute path.
+        options.DataDir = Path.GetFullPath(options.DataDir);
 
         return options;
     }

@@ -1,0 +1,69 @@
+using System.Diagnostics;
+using System.Text;
+using CartActor.Tests.Shared;
+
+namespace CartActor.Node.Tests;
+
+/// <summary>The built node run as an operator runs it (dotnet CartActor.Node.dll args), for exit codes and what it prints.</summary>
+internal static class NodeCommand
+{
+    /// <summary>Runs the node to its exit (killing it after the test timeout) and returns its exit code and output.</summary>
+    public static async Task<(int ExitCode, string Stdout, string Stderr)> RunAsync(params string[] args)
+    {
+        using var process = Start(args);
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        try
+        {
+            await process.WaitForExitAsync().WithTimeout();
+        }
+        finally
+        {
+            if (!process.HasExited)
+            {
+                process.Kill(entireProcessTree: true);
+            }
+        }
+
+        return (process.ExitCode, await stdout.WithTimeout(), await stderr.WithTimeout());
+    }
+
+    /// <summary>Starts the node with redirected output; the caller owns the process.</summary>
+    public static Process Start(string[] args, string? workingDirectory = null)
+    {
+        var start = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+            StandardOutputEncoding = Encoding.UTF8,
+            WorkingDirectory = workingDirectory ?? Path.GetTempPath(),
+        };
+        start.ArgumentList.Add(NodeDll());
+        foreach (var arg in args)
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        return Process.Start(start) ?? throw new InvalidOperationException("dotnet did not start");
+    }
+
+    /// <summary>The node built in the same configuration as these tests.</summary>
+    public static string NodeDll()
+    {
+        var dir = new DirectoryInfo(AppContext.BaseDirectory);
+        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "CartActor.Fast.sln")))
+        {
+            dir = dir.Parent;
+        }
+
+        if (dir is null)
+        {
+            throw new InvalidOperationException("CartActor.Fast.sln not found above " + AppContext.BaseDirectory);
+        }
+
+        var configuration = AppContext.BaseDirectory.Contains($"{Path.DirectorySeparatorChar}Release{Path.DirectorySeparatorChar}") ? "Release" : "Debug";
+        var dll = Path.Combine(dir.FullName, "src", "CartActor.Node", "bin", configuration, "net10.0", "CartActor.Node.dll");
+        return File.Exists(dll) ? dll : throw new FileNotFoundException("build the node first", dll);
+    }
+}
