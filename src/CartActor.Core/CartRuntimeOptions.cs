@@ -30,6 +30,13 @@ public sealed class CartRuntimeOptions
     /// <summary>Idempotency keys remembered per cart.</summary>
     public int IdempotencyWindow { get; set; } = 128;
 
+    /// <summary>
+    /// Bytes of idempotency entries kept per cart (oldest dropped first). Default 128 KiB: room for the largest
+    /// single entry (400 refused mutations with 256-character errors, about 105 KiB), while a record stays far
+    /// below what a peer accepts in one message.
+    /// </summary>
+    public int IdempotencyWindowBytes { get; set; } = 128 * 1024;
+
     /// <summary>Longest idempotency key accepted.</summary>
     public int MaxIdempotencyKeyLength { get; set; } = 128;
 
@@ -47,6 +54,7 @@ public sealed class CartRuntimeOptions
         if (MaxActiveCarts < 1) return $"MaxActiveCarts must be at least 1 (was {MaxActiveCarts})";
         if (MaxMutationsPerApply < 1) return $"MaxMutationsPerApply must be at least 1 (was {MaxMutationsPerApply})";
         if (IdempotencyWindow is < 1 or > 10_000) return $"IdempotencyWindow must be 1..10000 (was {IdempotencyWindow})";
+        if (IdempotencyWindowBytes is < 16 * 1024 or > 64 * 1024 * 1024) return $"IdempotencyWindowBytes must be 16384..67108864 (was {IdempotencyWindowBytes})";
         if (MaxIdempotencyKeyLength < 1) return $"MaxIdempotencyKeyLength must be at least 1 (was {MaxIdempotencyKeyLength})";
         if (string.IsNullOrWhiteSpace(Currency)) return "Currency must not be empty";
         return null;

@@ -6,7 +6,7 @@ using static CartActor.Core.Tests.Support.Mutations;
 
 namespace CartActor.Core.Tests;
 
-/// <summary>A repeated idempotency key replays the first result and applies nothing; each cart remembers its last 128 keys.</summary>
+/// <summary>A repeated idempotency key replays the first results and applies nothing; each cart remembers its last 128 keys (and at most 128 KiB of them).</summary>
 public sealed class IdempotencyTests : IAsyncLifetime
 {
     private const ulong CartId = 41;
@@ -31,30 +31,98 @@ public sealed class IdempotencyTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task ARepeatedKey_ReplaysEvenWhenTheMutationsDiffer()
+    public async Task ARepeatedKey_ForADifferentRequest_IsRefusedNamingTheKey()
     {
-        var first = await _runtime.ApplyKeyedAndReadAsync(CartId, "k-1", AddItem("a"));
-        var repeat = await _runtime.ApplyKeyedAndReadAsync(CartId, "k-1", AddItem("b"), ClearCart());
+        await _runtime.ApplyKeyedAndReadAsync(CartId, "k-1", AddItem("a"));
 
-        Assert.True(repeat.IsReplay);
-        Assert.Equal(first.Result, repeat.Result);
+        var error = await Assert.ThrowsAsync<CartRuntimeException>(() => _runtime.ApplyKeyedAndReadAsync(CartId, "k-1", AddItem("b"), ClearCart()));
+
+        Assert.Equal(CartRequestError.InvalidArgument, error.Error);
+        Assert.Contains("idempotency-key 'k-1'", error.Message, StringComparison.Ordinal);
         Assert.Equal(["a"], _runtime.ReadState(CartId).Items.Select(i => i.Sku));
+        // The same mutations with other values are another request too.
+        await Assert.ThrowsAsync<CartRuntimeException>(() => _runtime.ApplyKeyedAndReadAsync(CartId, "k-1", AddItem("a", quantity: 2)));
     }
 
     [Fact]
-    public async Task AReplay_KeepsTheFirstErrors_AndTheStateFirstReturned()
+    public async Task AReplay_KeepsTheFirstResults_WithTheCartsCurrentState()
     {
         var first = await _runtime.ApplyKeyedAndReadAsync(CartId, "k-1", AddItem("a"), RemoveItem(9));
+        var unchanged = await _runtime.ApplyKeyedAndReadAsync(CartId, "k-1", AddItem("a"), RemoveItem(9));
         await _runtime.ApplyOkAsync(CartId, AddItem("b"), AddItem("c"));
 
         var repeat = await _runtime.ApplyKeyedAndReadAsync(CartId, "k-1", AddItem("a"), RemoveItem(9));
 
+        // While nothing else changed the cart, the replay is the first reply exactly.
+        Assert.True(unchanged.IsReplay);
+        Assert.Equal(first.Result, unchanged.Result);
+        // Later, the recorded per-mutation results with the state as it is now (README, "Safe retries").
         Assert.True(repeat.IsReplay);
-        Assert.True(repeat[1].HasError);
+        Assert.Equal(first.Result.Mutations, repeat.Result.Mutations);
         Assert.Contains("no item with id 9", repeat[1].Error, StringComparison.Ordinal);
-        Assert.Equal(1UL, repeat.State.Version);
-        Assert.Equal(first.State, repeat.State);
+        Assert.Equal(3UL, repeat.State.Version);
         Assert.Equal(3UL, _runtime.ReadState(CartId).Version);
+    }
+
+    [Fact]
+    public async Task AnApplyThatChangedNothing_LeavesNothingToReplay()
+    {
+        var refused = await _runtime.ApplyKeyedAndReadAsync(CartId, "k-refused", AddItem("a", quantity: 0), RemoveItem(9));
+
+        Assert.All(refused.Result.Mutations, m => Assert.True(m.HasError));
+        Assert.Empty((await _runtime.ExportOrEmptyAsync(CartId)).Idempotency);
+        // The key is free: the corrected request under it applies.
+        var corrected = await _runtime.ApplyKeyedAndReadAsync(CartId, "k-refused", AddItem("a"));
+        Assert.False(corrected.IsReplay);
+        Assert.Equal(1UL, corrected.State.Version);
+    }
+
+    [Fact]
+    public async Task TheWindowIsBoundedInBytes_AndKeepsNoPayloads()
+    {
+        var runtime = TestRuntime.Create(o => o.IdempotencyWindowBytes = 16 * 1024);
+        await using var _ = runtime;
+        var big = new Google.Protobuf.WellKnownTypes.Any
+        {
+            TypeUrl = "type.googleapis.com/cart_messages.AddItem",
+            Value = Google.Protobuf.ByteString.CopyFrom(new byte[64 * 1024]),
+        };
+        for (var key = 0; key < 100; key++)
+        {
+            var refusals = Enumerable.Range(0, 20).Select(i => new Google.Protobuf.WellKnownTypes.Any { TypeUrl = $"type.example/{new string('x', 200)}{i}" });
+            await runtime.ApplyKeyedAndReadAsync(CartId, $"k-{key}", [AddItem("a"), big, .. refusals]);
+        }
+
+        var record = await runtime.ExportOrEmptyAsync(CartId);
+        var bytes = record.Idempotency.Sum(e => e.CalculateSize());
+        Assert.InRange(bytes, 1, 16 * 1024);
+        Assert.InRange(record.CalculateSize(), 1, 32 * 1024);
+        Assert.Equal(100UL, record.State.Version);
+        // The newest key still replays, with the refused mutations' errors.
+        var refusalsAgain = Enumerable.Range(0, 20).Select(i => new Google.Protobuf.WellKnownTypes.Any { TypeUrl = $"type.example/{new string('x', 200)}{i}" });
+        var replay = await runtime.ApplyKeyedAndReadAsync(CartId, "k-99", [AddItem("a"), big, .. refusalsAgain]);
+        Assert.True(replay.IsReplay);
+        Assert.Equal(22, replay.Result.Mutations.Count);
+        Assert.False(replay[0].HasError);
+        Assert.True(replay[1].HasError);
+        Assert.StartsWith("unknown mutation type 'type.example/xxx", replay[21].Error, StringComparison.Ordinal);
+        Assert.Equal(100UL, replay.State.Version);
+    }
+
+    [Fact]
+    public async Task AnEntryOfTheOldFormat_StillReplaysTheReplyItStored()
+    {
+        var stored = (await _runtime.ApplyKeyedAndReadAsync(CartId + 7, null, AddItem("a"))).Result;
+        var record = await _runtime.ExportOrEmptyAsync(CartId + 7);
+        record.State.Id = CartId + 8;
+        record.Idempotency.Add(new IdempotencyEntry { Key = "old", Result = Google.Protobuf.MessageExtensions.ToByteString(stored) });
+        Assert.True(await _runtime.ImportAsync(record).WithTimeout());
+
+        var replay = await _runtime.ApplyKeyedAndReadAsync(CartId + 8, "old", AddItem("a"));
+
+        Assert.True(replay.IsReplay);
+        Assert.Equal(stored, replay.Result);
+        Assert.Equal(1UL, _runtime.ReadState(CartId + 8).Version);
     }
 
     [Fact]
@@ -99,7 +167,7 @@ public sealed class IdempotencyTests : IAsyncLifetime
         {
             var replay = await _runtime.ApplyKeyedAndReadAsync(CartId, $"k-{key}", AddItem("a"));
             Assert.True(replay.IsReplay, $"k-{key} should still be remembered");
-            Assert.Equal((ulong)(key + 1), replay.State.Version);
+            Assert.Equal(129UL, replay.State.Version);
         }
 
         // k-0, the 129th-newest, was forgotten: it applies again.
@@ -127,14 +195,16 @@ public sealed class IdempotencyTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task AReplayOutcome_HoldsNoPooledState()
+    public async Task AReplayOutcome_LeasesTheCurrentState()
     {
         (await _runtime.ApplyAsync(CartId, [AddItem("a")], "k").WithTimeout()).Dispose();
 
-        using var replay = await _runtime.ApplyAsync(CartId, [AddItem("a")], "k").WithTimeout();
+        var replay = await _runtime.ApplyAsync(CartId, [AddItem("a")], "k").WithTimeout();
+        var packed = PackedStateAccess.Of(replay);
 
         Assert.True(replay.IsReplay);
-        Assert.Throws<InvalidOperationException>(() => PackedStateAccess.Of(replay));
         Assert.Equal(1UL, replay.Result.State.Unpack<CartState>().Version);
+        replay.Dispose();
+        Assert.False(packed.IsReturnedToPool);
     }
 }

@@ -13,7 +13,7 @@ public sealed class MutationRegistryTests
 {
     /// <summary>Messages of cart.proto that are state, not mutations.</summary>
     private static readonly HashSet<string> StateMessages =
-        ["CartItem", "Delivery", "Voucher", "CartState", "IdempotencyEntry", "CartRecord"];
+        ["CartItem", "Delivery", "Voucher", "CartState", "IdempotencyEntry", "RefusedMutation", "CartRecord"];
 
     [Fact]
     public void EveryMutationMessage_HasExactlyOneHandler()

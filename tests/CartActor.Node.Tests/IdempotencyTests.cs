@@ -29,21 +29,65 @@ public sealed class IdempotencyTests(NodeFixture fixture)
     }
 
     [Fact]
-    public async Task TheRepeatReturnsTheOriginalResultEvenAfterTheCartMovedOn()
+    public async Task TheRepeatReturnsTheFirstResultsWithTheCurrentStateAfterTheCartMovedOn()
     {
         var id = Carts.NewId();
-        var request = Carts.Apply(id, Carts.Item("sku-a"));
+        var request = Carts.Apply(id, Carts.Item("sku-a"), new CartActor.Cart.Messages.RemoveItem { ItemId = 99 });
         var first = await Node.Client.ApplyAsync(request, Key("k-a")).WithTimeout();
         await Node.Client.ApplyAsync(Carts.Apply(id, Carts.Item("sku-b")), Key("k-b")).WithTimeout();
 
         var retry = await Node.Client.ApplyAsync(request, Key("k-a")).WithTimeout();
 
-        Assert.Equal(first, retry);
-        Assert.Equal(1UL, Carts.State(retry).Version);
+        Assert.Equal(first.Mutations, retry.Mutations);
+        Assert.True(retry.Mutations[1].HasError);
         var now = Carts.State(await Node.Client.GetAsync(new GetRequest { Id = id }).WithTimeout());
+        Assert.Equal(now, Carts.State(retry));
         Assert.Equal(2UL, now.Version);
         Assert.Equal(["sku-a", "sku-b"], now.Items.Select(i => i.Sku));
         Assert.Equal(1, now.Items[0].Quantity);
+    }
+
+    [Fact]
+    public async Task AKeyReusedForADifferentRequestIsAnInvalidArgumentNamingTheKey()
+    {
+        var id = Carts.NewId();
+        await Node.Client.ApplyAsync(Carts.Apply(id, Carts.Item("sku-a")), Key("order-7-add")).WithTimeout();
+
+        var ex = await GrpcTestExtensions.AssertStatusAsync(
+            StatusCode.InvalidArgument, Node.Client.ApplyAsync(Carts.Apply(id, Carts.Item("sku-other")), Key("order-7-add")));
+
+        Assert.Contains("idempotency-key 'order-7-add'", ex.Status.Detail, StringComparison.Ordinal);
+        var now = Carts.State(await Node.Client.GetAsync(new GetRequest { Id = id }).WithTimeout());
+        Assert.Equal("sku-a", Assert.Single(now.Items).Sku);
+    }
+
+    [Fact]
+    public async Task TheRecordStaysSmallAfterManyKeyedRefusedPayloads()
+    {
+        var id = Carts.NewId();
+        var client = new CartActor.ControlPlane.ControlPlane.ControlPlaneClient(Node.NewChannel(new() { MaxReceiveMessageSize = null }));
+        var refused = new Google.Protobuf.WellKnownTypes.Any
+        {
+            TypeUrl = "type.googleapis.com/cart_messages.AddItem",
+            Value = Google.Protobuf.ByteString.CopyFrom(new byte[1024 * 1024]),
+        };
+        for (var i = 0; i < 70; i++)
+        {
+            // Only refused: nothing to remember at all.
+            var onlyRefused = new ApplyRequest { Id = id, Messages = { refused } };
+            Assert.True((await client.ApplyAsync(onlyRefused, Key($"refused-{i}")).WithTimeout()).Mutations[0].HasError);
+            // One line added beside the refused megabyte: remembered, without the payload.
+            var mixed = Carts.Apply(id, Carts.Item($"sku-{i}"));
+            mixed.Messages.Add(refused);
+            await client.ApplyAsync(mixed, Key($"mixed-{i}")).WithTimeout();
+        }
+
+        var record = await Node.Get<CartRuntime>().ExportAsync(id).WithTimeout();
+
+        Assert.NotNull(record);
+        Assert.Equal(70UL, record.State.Version);
+        Assert.Equal(70, record.Idempotency.Count);
+        Assert.InRange(record.CalculateSize(), 1, 64 * 1024);
     }
 
     [Fact]

@@ -59,7 +59,7 @@ public sealed class MutationRegistry
             typeName = ShortName(typeUrl);
             return MutationOutcome.Fail(typeUrl.Length == 0
                 ? "mutation has an empty type_url"
-                : $"unknown mutation type '{typeUrl}'");
+                : $"unknown mutation type '{Bounded(typeUrl)}'");
         }
 
         typeName = handler.Name;
@@ -77,10 +77,19 @@ public sealed class MutationRegistry
         return outcome;
     }
 
+    /// <summary>The type a result reports for a mutation: its handler's name, or the short name of an unknown type URL.</summary>
+    public string TypeName(string typeUrl) => TryGetHandler(typeUrl, out var handler) ? handler.Name : ShortName(typeUrl);
+
+    /// <summary>Client text echoed in a result is cut to this many characters: a type URL can be as long as the request.</summary>
+    public const int MaxEchoedTypeLength = 128;
+
     private static string ShortName(string typeUrl)
     {
         var start = typeUrl.LastIndexOf('/') + 1;
         var dot = typeUrl.LastIndexOf('.');
-        return dot >= start ? typeUrl[(dot + 1)..] : typeUrl[start..];
+        return Bounded(dot >= start ? typeUrl[(dot + 1)..] : typeUrl[start..]);
     }
+
+    private static string Bounded(string text) =>
+        text.Length <= MaxEchoedTypeLength ? text : string.Concat(text.AsSpan(0, MaxEchoedTypeLength - 3), "...");
 }

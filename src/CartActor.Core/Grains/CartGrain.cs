@@ -83,9 +83,10 @@ public sealed class CartGrain
     /// </summary>
     internal ApplyOutcome Apply(IReadOnlyList<Any> mutations, string? idempotencyKey, CartRuntimeContext context)
     {
-        if (idempotencyKey is not null && TryReplay(idempotencyKey, out var replay))
+        byte[]? digest = null;
+        if (idempotencyKey is not null && IdempotencyWindow.TryReplay(_model.Record, idempotencyKey, mutations, context.Registry, ref digest, out var replay))
         {
-            return new ApplyOutcome(replay, null);
+            return replay.State is null ? Current(replay, isReplay: true) : new ApplyOutcome(replay, null, isReplay: true);
         }
 
         var result = new ApplyResult();
@@ -124,15 +125,23 @@ public sealed class CartGrain
             previous.Release();
         }
 
+        // Only a call that changed the cart is remembered: one that changed nothing (every mutation refused)
+        // has nothing to protect, and its entry would never be written to the store.
+        if (idempotencyKey is not null && changed > 0)
+        {
+            IdempotencyWindow.Remember(_model.Record, idempotencyKey, digest ?? IdempotencyWindow.Digest(Id, mutations), result, Version, context.Options);
+        }
+
+        return Current(result, isReplay: false);
+    }
+
+    /// <summary>Completes <paramref name="result"/> with a lease on the current packed state.</summary>
+    private ApplyOutcome Current(ApplyResult result, bool isReplay)
+    {
         var packed = _current;
         packed.TryAcquire();
         result.State = packed.Any;
-        if (idempotencyKey is not null)
-        {
-            Remember(idempotencyKey, result, context.Options.IdempotencyWindow);
-        }
-
-        return new ApplyOutcome(result, packed);
+        return new ApplyOutcome(result, packed, isReplay);
     }
 
     /// <summary>A deep copy of everything the cart owns, for persistence and handoff.</summary>
@@ -143,31 +152,5 @@ public sealed class CartGrain
     {
         Volatile.Write(ref _retired, true);
         _current.Release();
-    }
-
-    private bool TryReplay(string key, out ApplyResult result)
-    {
-        foreach (var entry in _model.Record.Idempotency)
-        {
-            if (string.Equals(entry.Key, key, StringComparison.Ordinal))
-            {
-                result = ApplyResult.Parser.ParseFrom(entry.Result);
-                return true;
-            }
-        }
-
-        result = null!;
-        return false;
-    }
-
-    private void Remember(string key, ApplyResult result, int window)
-    {
-        var entries = _model.Record.Idempotency;
-        if (entries.Count >= window)
-        {
-            entries.RemoveAt(0);
-        }
-
-        entries.Add(new IdempotencyEntry { Key = key, Result = result.ToByteString() });
     }
 }

@@ -10,16 +10,17 @@ public readonly struct ApplyOutcome : IDisposable
 {
     private readonly PackedState? _state;
 
-    internal ApplyOutcome(ApplyResult result, PackedState? state)
+    internal ApplyOutcome(ApplyResult result, PackedState? state, bool isReplay = false)
     {
         Result = result;
         _state = state;
+        IsReplay = isReplay;
     }
 
     public ApplyResult Result { get; }
 
     /// <summary>True when the result was replayed for a repeated idempotency key: nothing was applied.</summary>
-    public bool IsReplay => _state is null;
+    public bool IsReplay { get; }
 
     public void Dispose() => _state?.Release();
 
