@@ -6,6 +6,7 @@ using CartActor.Node.Services;
 using CartActor.Node.Services.Binding;
 using Grpc.HealthCheck;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.Logging.Console;
 using Microsoft.Extensions.Options;
 using Prometheus;
 
@@ -28,6 +29,17 @@ public static class NodeHost
         // Start-up failures (a port in use) reach Program.cs, which prints one line; the host's own multi-line
         // "Hosting failed to start" error would only repeat it with a stack trace.
         builder.Logging.AddFilter("Microsoft.Extensions.Hosting.Internal.Host", LogLevel.Critical);
+        // The slim builder forces the simple console formatter with a configure action that runs after the
+        // Logging:Console binding, so Logging:Console:FormatterName had no effect. Register every formatter
+        // (json, systemd, simple) and apply the configured name last.
+        builder.Logging.AddConsole();
+        builder.Services.PostConfigure<ConsoleLoggerOptions>(console =>
+        {
+            if (builder.Configuration["Logging:Console:FormatterName"] is { Length: > 0 } formatter)
+            {
+                console.FormatterName = formatter;
+            }
+        });
         // Embedded defaults, whatever directory the node starts in: no per-request lines from ASP.NET or gRPC.
         builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
         builder.Logging.AddFilter("Grpc", LogLevel.Warning);
@@ -62,6 +74,7 @@ public static class NodeHost
             store: sp.GetRequiredService<StoreHolder>().Store));
         builder.Services.AddSingleton<NodeIdentity>();
         builder.Services.AddSingleton<NodeMetrics>();
+        builder.Services.AddSingleton<FailedRequestLog>();
         builder.Services.AddSingleton<OwnershipHints>();
         builder.Services.AddSingleton<HealthServiceImpl>();
         builder.Services.AddSingleton<NodeReadiness>();

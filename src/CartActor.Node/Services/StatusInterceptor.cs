@@ -11,7 +11,7 @@ namespace CartActor.Node.Services;
 /// Runtime refusals map to INVALID_ARGUMENT / RESOURCE_EXHAUSTED; anything unexpected becomes INTERNAL
 /// with a fixed message (no stack trace leaves the node) and is logged once here.
 /// </summary>
-internal sealed class StatusInterceptor(NodeMetrics metrics, ILogger<StatusInterceptor> logger) : Interceptor
+internal sealed class StatusInterceptor(NodeMetrics metrics, FailedRequestLog failures, ILogger<StatusInterceptor> logger) : Interceptor
 {
     private static readonly Status Internal = new(StatusCode.Internal, "internal error; the failure was logged on the node");
 
@@ -22,6 +22,7 @@ internal sealed class StatusInterceptor(NodeMetrics metrics, ILogger<StatusInter
     {
         var started = Stopwatch.GetTimestamp();
         var status = StatusCode.OK;
+        string? detail = null;
         try
         {
             return await continuation(request, context).ConfigureAwait(false);
@@ -29,6 +30,7 @@ internal sealed class StatusInterceptor(NodeMetrics metrics, ILogger<StatusInter
         catch (RpcException ex)
         {
             status = ex.StatusCode;
+            detail = ex.Status.Detail;
             throw;
         }
         catch (CartRuntimeException ex)
@@ -41,22 +43,29 @@ internal sealed class StatusInterceptor(NodeMetrics metrics, ILogger<StatusInter
                 CartRequestError.Corrupt => StatusCode.DataLoss,
                 _ => StatusCode.InvalidArgument,
             };
+            detail = ex.Message;
             throw new RpcException(new Status(status, ex.Message));
         }
         catch (OperationCanceledException) when (context.CancellationToken.IsCancellationRequested)
         {
             status = StatusCode.Cancelled;
+            detail = "cancelled by the client or its deadline";
             throw new RpcException(new Status(status, "the call was cancelled by the client or its deadline"));
         }
         catch (Exception ex)
         {
             status = StatusCode.Internal;
+            detail = ex.GetType().Name;
             NodeLog.UnexpectedFailure(logger, context.Method, ex);
             throw new RpcException(Internal);
         }
         finally
         {
             metrics.Record(context.Method, status, Stopwatch.GetElapsedTime(started));
+            if (status != StatusCode.OK)
+            {
+                failures.Failed(context.Method, status, detail);
+            }
         }
     }
 }
