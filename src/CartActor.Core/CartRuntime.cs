@@ -199,36 +199,21 @@ public sealed class CartRuntime : IAsyncDisposable
         ShardOf(cartId).RunAsync(shard => shard.ExportRecord(cartId), bypassLimit: true);
 
     /// <summary>
-    /// Makes a cart record taken from its previous holder live here, in order with the cart's other work.
-    /// False when the cart is already live (the live copy wins; the caller decides what that means).
-    /// With a store, completes only once the record is written here.
+    /// Evicts from memory every live cart <paramref name="drop"/> selects, in order with each shard's other
+    /// work (a ring change: the carts this node no longer owns; their records are already written). Returns
+    /// how many went. <paramref name="drop"/> runs on the shards, concurrently.
     /// </summary>
-    public async Task<bool> ImportAsync(CartRecord record)
+    public async Task<int> EvictWhereAsync(Func<ulong, bool> drop, EvictionReason reason)
     {
-        ArgumentNullException.ThrowIfNull(record);
-        if (record.State is null || record.State.Id == 0)
+        ArgumentNullException.ThrowIfNull(drop);
+        var evictions = new Task<int>[_shards.Length];
+        for (var i = 0; i < _shards.Length; i++)
         {
-            throw new CartRuntimeException(CartRequestError.InvalidArgument, "the cart record has no state or a zero id");
+            evictions[i] = _shards[i].RunAsync(shard => shard.EvictWhere(drop, reason), bypassLimit: true);
         }
 
-        var cartId = record.State.Id;
-        var imported = await ShardOf(cartId).RunAsync(shard => shard.Import(record), bypassLimit: true).ConfigureAwait(false);
-        return await imported.ConfigureAwait(false);
+        return (await Task.WhenAll(evictions).ConfigureAwait(false)).Sum();
     }
-
-    /// <summary>
-    /// Exports a cart for its new owner and drops it from memory here; null when this node has no copy. A
-    /// node-local store keeps its copy until <see cref="ForgetHandedOffAsync"/>.
-    /// </summary>
-    public Task<CartRecord?> HandOffAsync(ulong cartId) =>
-        ShardOf(cartId).RunAsync(shard => shard.HandOff(cartId), bypassLimit: true);
-
-    /// <summary>
-    /// The new owner of a handed-off cart has written it at <paramref name="version"/>: deletes this node's
-    /// local copy unless the cart is live here again or the copy is newer. True when deleted.
-    /// </summary>
-    public Task<bool> ForgetHandedOffAsync(ulong cartId, ulong version) =>
-        ShardOf(cartId).RunAsync(shard => shard.ForgetHandedOff(cartId, version), bypassLimit: true);
 
     /// <summary>Evicts idle carts on every shard now; returns how many went.</summary>
     public async Task<int> SweepIdleAsync()

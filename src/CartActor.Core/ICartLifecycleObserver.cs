@@ -7,7 +7,12 @@ public enum EvictionReason
     IdleTtl,
     Capacity,
     Shutdown,
-    Handoff,
+
+    /// <summary>The ring gave the cart to another node: its record is already written; the new owner loads it.</summary>
+    NotOwned,
+
+    /// <summary>This node's view of the ring was too old to trust (it woke from a pause): every cached cart is reloaded.</summary>
+    StaleView,
 
     /// <summary>The write of its last change failed or lost a race: the in-memory copy was dropped, to be reloaded.</summary>
     Rollback,

@@ -2,6 +2,7 @@ using CartActor.Cart.Messages;
 using CartActor.ControlPlane;
 using CartActor.Node.Membership;
 using CartActor.Node.Tests;
+using CartActor.Persistence.Tests.Redis;
 using CartActor.Tests.Shared;
 using Google.Protobuf.WellKnownTypes;
 using Grpc.Core;
@@ -9,8 +10,9 @@ using Grpc.Core;
 namespace CartActor.Cluster.Tests;
 
 /// <summary>
-/// Several real nodes in this process on loopback ports, the first one the seed of the rest, with fast
-/// cluster timers so membership changes settle in a second or two.
+/// Several real nodes in this process on loopback ports, the first one the seed of the rest, sharing one
+/// real Redis (started here, the cluster's store), with fast cluster timers so membership changes settle
+/// in a second or two.
 /// </summary>
 public sealed class TestCluster : IAsyncDisposable
 {
@@ -21,18 +23,26 @@ public sealed class TestCluster : IAsyncDisposable
         "--Cluster:SuspectAfterMisses", "3",
         "--Cluster:DeadAfter", "00:00:03",
         "--Cluster:NegotiateInterval", "00:00:01",
-        "--Cluster:DrainWindow", "00:00:05",
+        "--Node:DrainDelay", "00:00:00.300",
         "--Cluster:AnnounceInterval", "00:00:00.050",
         "--Cluster:ForwardTimeout", "00:00:05",
     ];
 
     private readonly List<RunningNode> _nodes = [];
 
+    public RedisServerFixture Redis { get; } = new();
+
+    /// <summary>The node arguments that put a node on this cluster's store.</summary>
+    public string[] StoreArgs => ["--store", Redis.ConnectionString];
+
     public IReadOnlyList<RunningNode> Nodes => _nodes;
 
     public IEnumerable<RunningNode> Live => _nodes.Where(n => !Stopped.Contains(n));
 
     public HashSet<RunningNode> Stopped { get; } = [];
+
+    /// <summary>Every Apply attempt <see cref="ApplyWithRetryAsync"/> saw fail (it retried them).</summary>
+    public System.Collections.Concurrent.ConcurrentBag<string> FailedAttempts { get; } = [];
 
     public static async Task<TestCluster> StartAsync(int nodes)
     {
@@ -49,7 +59,7 @@ public sealed class TestCluster : IAsyncDisposable
     public async Task<RunningNode> AddNodeAsync()
     {
         string[] seeds = _nodes.Count == 0 ? [] : ["--seeds", $"127.0.0.1:{_nodes[0].GrpcPort}"];
-        var node = await RunningNode.StartAsync([.. FastTimers, .. seeds]);
+        var node = await RunningNode.StartAsync([.. FastTimers, .. StoreArgs, .. seeds]);
         _nodes.Add(node);
         return node;
     }
@@ -83,6 +93,8 @@ public sealed class TestCluster : IAsyncDisposable
                 // A node that failed to stop must not keep the others running.
             }
         }
+
+        Redis.Dispose();
     }
 
     public static Any Add(string sku, int quantity = 1, long price = 100) =>
@@ -110,6 +122,7 @@ public sealed class TestCluster : IAsyncDisposable
             }
             catch (RpcException ex) when (IsRetryable(ex.StatusCode))
             {
+                FailedAttempts.Add($"{entry.AdvertisedHost}: {ex.StatusCode} {ex.Status.Detail}");
                 await Task.Delay(50 + random.Next(100));
             }
         }

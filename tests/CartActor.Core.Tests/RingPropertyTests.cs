@@ -83,35 +83,67 @@ public sealed class RingPropertyTests
     }
 
     [Fact]
-    public void LookupSaysLocalRemoteOrSuspect()
+    public void ASuspectOwnersCartsAreServedByTheNextRendezvousChoiceAndNoOtherCartMoves()
     {
         var hosts = Hosts(3);
-        var ring = RingSnapshot.Create(hosts, hosts[0], 1, new HashSet<string> { hosts[1] });
+        var healthy = RingSnapshot.Create(hosts, hosts[0], 1);
+        var withoutSuspect = RingSnapshot.Create(hosts.Where(h => h != hosts[1]), hosts[0], 1);
+        var ring = RingSnapshot.Create(hosts, hosts[0], 2, new HashSet<string> { hosts[1] });
         var kinds = new HashSet<OwnerKind>();
-        for (ulong id = 1; id < 1000; id++)
+        for (ulong id = 1; id < 5000; id++)
         {
             var lookup = ring.Lookup(id);
             kinds.Add(lookup.Kind);
-            var expected = lookup.Owner == hosts[0] ? OwnerKind.Local : lookup.Owner == hosts[1] ? OwnerKind.Suspect : OwnerKind.Remote;
-            Assert.Equal(expected, lookup.Kind);
+            Assert.NotEqual(hosts[1], lookup.Owner);
+            Assert.Equal(healthy.OwnerOf(id), ring.OwnerOf(id));
+
+            // The stand-in is exactly who would own the cart if the suspect were gone: no second move on removal.
+            Assert.Equal(withoutSuspect.OwnerOf(id), lookup.Owner);
+            Assert.Equal(lookup.Owner == hosts[0] ? OwnerKind.Local : OwnerKind.Remote, lookup.Kind);
         }
 
-        Assert.Equal(3, kinds.Count);
+        Assert.Equal(2, kinds.Count);
     }
 
     [Fact]
-    public void OwnershipMapPublishesNewEpochsAndKeepsHistory()
+    public void OwnershipMapPublishesNewEpochs()
     {
         var map = new OwnershipMap("a:1");
         var first = map.Current;
         Assert.Equal(["a:1"], first.Members);
         var second = map.Publish(["b:1", "c:1"], new HashSet<string>());
         Assert.True(second.Epoch > first.Epoch);
-        Assert.Same(first, map.History[0]);
         Assert.Same(second, map.Publish(["c:1", "b:1"], new HashSet<string>()));
         var suspect = map.Publish(["b:1", "c:1"], new HashSet<string> { "b:1" });
         Assert.Equal(second.RingId, suspect.RingId);
         Assert.True(suspect.IsSuspect(1));
+    }
+
+    [Fact]
+    public async Task LeaveIsFinalEvenWhenItRacesPublishes()
+    {
+        // The issue measured a draining node taking its carts back in 152 of 200 rounds (Leave raced a publish).
+        for (var round = 0; round < 200; round++)
+        {
+            var map = new OwnershipMap("a:1");
+            map.Publish(["b:1", "c:1"], new HashSet<string>());
+            using var start = new Barrier(3);
+            var publishers = Enumerable.Range(0, 2).Select(p => Task.Run(() =>
+            {
+                start.SignalAndWait();
+                for (var i = 0; i < 50; i++)
+                {
+                    map.Publish(i % 2 == p ? ["b:1", "c:1"] : ["b:1", "c:1", "d:1"], new HashSet<string>());
+                }
+            })).ToArray();
+            start.SignalAndWait();
+            map.Leave();
+            await Task.WhenAll(publishers).WaitAsync(TimeSpan.FromSeconds(10));
+
+            Assert.True(map.Current.IsLeaving, $"round {round}: the node is back in its ring after leaving");
+            Assert.False(map.Current.Contains("a:1"));
+            Assert.Same(map.Current, map.Publish(["b:1"], new HashSet<string>()));
+        }
     }
 
     private static void AssertMinimalMove(RingSnapshot before, RingSnapshot after, int largerSetSize)

@@ -25,11 +25,34 @@ public sealed class ConfigurationTests
     [InlineData(new[] { "--host", "bad host!" }, "Node:Host")]
     [InlineData(new[] { "--shards", "0" }, "Cart:ShardCount")]
     [InlineData(new[] { "--Cart:MaxQueueDepthPerShard", "0" }, "Cart:MaxQueueDepthPerShard")]
+    [InlineData(new[] { "--Node:DrainDelay", "-00:00:01" }, "Node:DrainDelay")]
+    [InlineData(new[] { "--Node:DrainDelay", "00:00:30", "--Node:ShutdownTimeout", "00:00:20" }, "Node:DrainDelay")]
     public void OtherInvalidSettingsAreRefusedByName(string[] args, string setting)
     {
         var ex = Assert.Throws<NodeConfigurationException>(() => NodeHost.Build(["--port", "0", "--http-port", "0", .. args]));
 
         Assert.Contains(setting, ex.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("")]
+    [InlineData("rocksdb")]
+    public void ACluster_OnTheEmbeddedStore_IsRefusedNamingTheFix(string store)
+    {
+        string[] storeArgs = store.Length == 0 ? [] : ["--store", store];
+        var ex = Assert.Throws<NodeConfigurationException>(() => NodeHost.Build(["--port", "0", "--http-port", "0", "--seeds", "127.0.0.1:1", .. storeArgs]));
+
+        Assert.Equal(
+            "Node:Store (--store) 'rocksdb' keeps carts on this node's disk; a cluster (Node:Seeds) needs a shared store: --store redis://host:port",
+            ex.Message);
+    }
+
+    [Fact]
+    public async Task ACluster_InMemory_Starts()
+    {
+        // Benchmarks only: it starts (and logs once that a cart changing owner starts empty).
+        await using var node = await RunningNode.StartAsync(["--seeds", "127.0.0.1:9", "--store", "memory"]);
+        Assert.Null(node.Get<CartRuntime>().Store);
     }
 
     [Fact]

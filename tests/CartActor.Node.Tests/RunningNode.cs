@@ -52,10 +52,11 @@ public sealed class RunningNode : IAsyncDisposable
     /// </summary>
     public static async Task<RunningNode> StartAsync(string[]? extraArgs = null, Action<WebApplicationBuilder>? customize = null)
     {
-        // A short shutdown timeout so that a test that fails mid-call cannot hold the run for NodeHost's 25 s default.
+        // A short shutdown timeout so that a test that fails mid-call cannot hold the run for NodeHost's 25 s default,
+        // and no drain delay (5 s by default) unless a test asks for one.
         // Each node gets its own embedded store (the deployed default: RocksDB) in a fresh directory.
         var dataDir = Path.Combine(Path.GetTempPath(), "cartactor-tests", Guid.NewGuid().ToString("n"));
-        string[] args = ["--port", "0", "--http-port", "0", "--host", "127.0.0.1", "--data-dir", dataDir, "--Node:ShutdownTimeout", "00:00:10", .. extraArgs ?? []];
+        string[] args = ["--port", "0", "--http-port", "0", "--host", "127.0.0.1", "--data-dir", dataDir, "--Node:ShutdownTimeout", "00:00:10", "--Node:DrainDelay", "00:00:00", .. extraArgs ?? []];
         var app = NodeHost.Build(args, builder =>
         {
             // Warnings and errors only; appsettings.json asks Information of every category, so override it there.

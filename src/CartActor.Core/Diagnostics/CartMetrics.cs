@@ -64,6 +64,7 @@ public sealed class CartMetrics : IDisposable
         EvictionReason.Capacity => "capacity",
         EvictionReason.Shutdown => "shutdown",
         EvictionReason.Rollback => "rollback",
-        _ => "handoff",
+        EvictionReason.NotOwned => "not_owned",
+        _ => "stale_view",
     };
 }

@@ -33,9 +33,13 @@ internal sealed class ApplyWork : ShardWork, IValueTaskSource<ApplyOutcome>
         _cartId = cartId;
         _mutations = mutations;
         _idempotencyKey = idempotencyKey;
+        ConflictRetries = 0;
     }
 
     public ulong CartId => _cartId;
+
+    /// <summary>How often this batch was re-applied after its write lost a compare-and-set (shard-only).</summary>
+    public int ConflictRetries { get; set; }
 
     public override void Execute(MailboxShard shard)
     {
@@ -85,7 +89,7 @@ internal sealed class ApplyWork : ShardWork, IValueTaskSource<ApplyOutcome>
     }
 }
 
-/// <summary>Rare work (sweeps, exports, shutdown) that may allocate: a delegate and a task.</summary>
+/// <summary>Rare work (sweeps, drops, exports, shutdown) that may allocate: a delegate and a task.</summary>
 internal sealed class CallbackWork<T>(Func<MailboxShard, T> callback) : ShardWork
 {
     private readonly TaskCompletionSource<T> _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);

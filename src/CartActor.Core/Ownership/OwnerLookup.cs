@@ -5,11 +5,8 @@ public enum OwnerKind : byte
     /// <summary>This node owns the cart: apply it here.</summary>
     Local,
 
-    /// <summary>A live peer owns it: forward.</summary>
+    /// <summary>A peer serves it (its owner, or the stand-in for a Suspect owner): forward.</summary>
     Remote,
-
-    /// <summary>The owner missed its pings: fail fast with UNAVAILABLE naming it, never hang.</summary>
-    Suspect,
 }
 
 /// <summary>The answer of one ownership lookup: no exception, no allocation.</summary>
@@ -21,5 +18,6 @@ public readonly struct OwnerLookup(OwnerKind kind, int ownerIndex, RingSnapshot 
 
     public RingSnapshot Ring { get; } = ring;
 
+    /// <summary>The member that serves the cart under this ring.</summary>
     public string Owner => Ring.Members[OwnerIndex];
 }

@@ -1,15 +1,15 @@
 namespace CartActor.Ownership;
 
 /// <summary>
-/// The node's current ring, published atomically. Readers do one volatile read and never lock; the
-/// membership service is the only writer and swaps in whole new snapshots. Keeps the previous few rings so
-/// a new owner knows whom to take a cart's state from.
+/// The node's current ring, published atomically. Readers do one volatile read and never lock. Writers
+/// (the membership heartbeat, a peer's Closing, this node's own leave) each build a new snapshot from the
+/// one they read and swap it in with compare-and-swap, retrying on a lost race, so no writer overwrites
+/// another's change. <see cref="Leave"/> is final: once this node has left, no later publish brings it back.
 /// </summary>
 public sealed class OwnershipMap
 {
-    private const int HistoryDepth = 4;
     private RingSnapshot _current;
-    private RingSnapshot[] _history = [];
+    private volatile bool _left;
 
     public OwnershipMap(string self)
     {
@@ -18,63 +18,97 @@ public sealed class OwnershipMap
 
     public RingSnapshot Current => Volatile.Read(ref _current);
 
-    /// <summary>Earlier rings with a different member set, newest first.</summary>
-    public IReadOnlyList<RingSnapshot> History => Volatile.Read(ref _history);
+    /// <summary>True once <see cref="Leave"/> was called (even on a ring of one, where nothing changes).</summary>
+    public bool HasLeft => _left;
 
+    /// <summary>Raised after each swap (old ring, new ring). Handlers may run concurrently and out of order: read <see cref="Current"/>.</summary>
     public event Action<RingSnapshot, RingSnapshot>? Changed;
 
     public OwnerLookup Lookup(ulong cartId) => Volatile.Read(ref _current).Lookup(cartId);
 
-    /// <summary>Publishes a new member set (and liveness); returns the new snapshot. Single writer.</summary>
+    /// <summary>Publishes a new member set (and liveness); returns the snapshot now current.</summary>
     public RingSnapshot Publish(IEnumerable<string> members, IReadOnlySet<string> suspects, long now = 0)
     {
-        var previous = _current;
-        if (previous.IsLeaving)
+        ArgumentNullException.ThrowIfNull(suspects);
+        var wanted = members.Select(RingSnapshot.Normalize).ToArray();
+        while (true)
         {
-            return previous;
-        }
-
-        var memberList = members.Select(RingSnapshot.Normalize).Append(previous.Self).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToArray();
-        RingSnapshot next;
-        if (memberList.SequenceEqual(previous.Members, StringComparer.Ordinal))
-        {
-            if (SameSuspects(previous, suspects))
+            var previous = Volatile.Read(ref _current);
+            if (previous.IsLeaving || _left)
             {
                 return previous;
             }
 
-            next = previous.WithSuspects(suspects, previous.Epoch + 1);
-            Volatile.Write(ref _current, next);
-            return next;
-        }
+            var memberList = wanted.Append(previous.Self).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToArray();
+            RingSnapshot next;
+            if (memberList.SequenceEqual(previous.Members, StringComparer.Ordinal))
+            {
+                if (SameSuspects(previous, suspects))
+                {
+                    return previous;
+                }
 
-        next = RingSnapshot.Create(memberList, previous.Self, previous.Epoch + 1, suspects, publishedAt: now);
-        Swap(previous, next);
-        return next;
+                next = previous.WithSuspects(suspects, previous.Epoch + 1);
+            }
+            else
+            {
+                next = RingSnapshot.Create(memberList, previous.Self, previous.Epoch + 1, suspects, publishedAt: now);
+            }
+
+            if (TrySwap(previous, next))
+            {
+                return next;
+            }
+        }
     }
 
     /// <summary>
     /// Graceful stop: this node leaves its own ring, so from now on it owns nothing and forwards every
-    /// cart to the owner among the remaining members. Final: later publishes are ignored.
+    /// cart to its owner among the remaining members. Final: later publishes are ignored.
     /// </summary>
     public RingSnapshot Leave(long now = 0)
     {
-        var previous = _current;
-        if (previous.IsLeaving || previous.Members.Count == 1)
+        _left = true;
+        while (true)
         {
-            return previous;
-        }
+            var previous = Volatile.Read(ref _current);
+            if (previous.IsLeaving || previous.Members.Count == 1)
+            {
+                // Alone, the node keeps serving what it has until it exits: there is nobody to forward to.
+                return previous;
+            }
 
-        var next = RingSnapshot.Create(previous.Members, previous.Self, previous.Epoch + 1, suspects: null, includeSelf: false, publishedAt: now);
-        Swap(previous, next);
-        return next;
+            var next = RingSnapshot.Create(previous.Members, previous.Self, previous.Epoch + 1, suspects: SuspectsOf(previous), includeSelf: false, publishedAt: now);
+            if (TrySwap(previous, next))
+            {
+                return next;
+            }
+        }
     }
 
-    private void Swap(RingSnapshot previous, RingSnapshot next)
+    private bool TrySwap(RingSnapshot previous, RingSnapshot next)
     {
-        Volatile.Write(ref _history, [previous, .. _history.Take(HistoryDepth - 1)]);
-        Volatile.Write(ref _current, next);
+        if (!ReferenceEquals(Interlocked.CompareExchange(ref _current, next, previous), previous))
+        {
+            return false;
+        }
+
         Changed?.Invoke(previous, next);
+        return true;
+    }
+
+    private static HashSet<string> SuspectsOf(RingSnapshot ring)
+    {
+        var suspects = new HashSet<string>(StringComparer.Ordinal);
+        for (var i = 0; i < ring.Members.Count; i++)
+        {
+            if (ring.IsSuspect(i))
+            {
+                suspects.Add(ring.Members[i]);
+            }
+        }
+
+        return suspects;
     }
 
     private static bool SameSuspects(RingSnapshot ring, IReadOnlySet<string> suspects)

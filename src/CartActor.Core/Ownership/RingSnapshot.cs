@@ -11,7 +11,9 @@ namespace CartActor.Ownership;
 /// rendezvous (highest random weight) hashing of xxHash64(slot, member seed). Rendezvous makes the table
 /// independent of the order members were learnt in, moves only the slots of a member that leaves (or the
 /// slots a joining member wins), and never moves a slot between two members that both stayed.
-/// Built once per membership change; lookups read it without locks.
+/// Built once per membership change; lookups read it without locks. A Suspect member (missed its pings)
+/// keeps its slots in the table, but a lookup routes them to the next rendezvous choice among the members
+/// that answer: the shared store fences every write, so the stand-in can serve them safely at once.
 /// </summary>
 public sealed class RingSnapshot
 {
@@ -21,11 +23,15 @@ public sealed class RingSnapshot
     private readonly ushort[] _slotOwners;
     private readonly bool[] _suspect;
 
+    // The serving member of each slot whose owner is Suspect (the next rendezvous choice); null when none is.
+    private readonly ushort[]? _standIns;
+
     private RingSnapshot(string[] members, ushort[] slotOwners, bool[] suspect, int selfIndex, long epoch, ulong ringId)
     {
         Members = members;
         _slotOwners = slotOwners;
         _suspect = suspect;
+        _standIns = suspect.AsSpan().Contains(true) ? BuildStandIns(members, slotOwners, suspect) : null;
         SelfIndex = selfIndex;
         Epoch = epoch;
         RingId = ringId;
@@ -52,25 +58,6 @@ public sealed class RingSnapshot
 
     public bool IsSuspect(int memberIndex) => _suspect[memberIndex];
 
-    private RingSnapshot? _withoutSelf;
-
-    /// <summary>
-    /// The ring of the same members minus this node: who would own each cart if this node were not here.
-    /// For a node that has just joined, that is where its carts live now. Built once, on first use.
-    /// </summary>
-    public RingSnapshot? WithoutSelf
-    {
-        get
-        {
-            if (IsLeaving || Members.Count < 2)
-            {
-                return null;
-            }
-
-            return LazyInitializer.EnsureInitialized(ref _withoutSelf, () => Create(Members, Self, Epoch, suspects: null, includeSelf: false, publishedAt: PublishedAt));
-        }
-    }
-
     /// <summary>Builds the ring for a member set (self must be in it).</summary>
     public static RingSnapshot Create(IEnumerable<string> members, string self, long epoch, IReadOnlySet<string>? suspects = null, bool includeSelf = true, long publishedAt = 0)
     {
@@ -93,23 +80,9 @@ public sealed class RingSnapshot
 
         var seeds = sorted.Select(MemberSeed).ToArray();
         var owners = new ushort[SlotCount];
-        Span<byte> slotBytes = stackalloc byte[sizeof(int)];
         for (var slot = 0; slot < SlotCount; slot++)
         {
-            BinaryPrimitives.WriteInt32LittleEndian(slotBytes, slot);
-            ulong best = 0;
-            var bestIndex = 0;
-            for (var m = 0; m < seeds.Length; m++)
-            {
-                var weight = XxHash64.HashToUInt64(slotBytes, seeds[m]);
-                if (m == 0 || weight > best)
-                {
-                    best = weight;
-                    bestIndex = m;
-                }
-            }
-
-            owners[slot] = (ushort)bestIndex;
+            owners[slot] = (ushort)HighestWeight(seeds, slot, excluded: null);
         }
 
         var suspect = new bool[sorted.Length];
@@ -142,20 +115,67 @@ public sealed class RingSnapshot
 
     public string OwnerOf(ulong cartId) => Members[OwnerIndexOf(cartId)];
 
+    /// <summary>Who serves the cart now: its owner, or the stand-in for a Suspect owner.</summary>
     public OwnerLookup Lookup(ulong cartId)
     {
-        var owner = _slotOwners[SlotOf(cartId)];
-        if (owner == SelfIndex)
+        var slot = SlotOf(cartId);
+        int owner = _slotOwners[slot];
+        if (_suspect[owner])
         {
-            return new OwnerLookup(OwnerKind.Local, owner, this);
+            owner = _standIns![slot];
         }
 
-        return new OwnerLookup(_suspect[owner] ? OwnerKind.Suspect : OwnerKind.Remote, owner, this);
+        return new OwnerLookup(owner == SelfIndex ? OwnerKind.Local : OwnerKind.Remote, owner, this);
     }
 
     public bool Contains(string host) => Array.BinarySearch((string[])Members, Normalize(host), StringComparer.Ordinal) >= 0;
 
     public static string Normalize(string host) => host.Trim().ToLowerInvariant();
+
+    private static ushort[] BuildStandIns(string[] members, ushort[] slotOwners, bool[] suspect)
+    {
+        var standIns = new ushort[SlotCount];
+        if (!suspect.AsSpan().Contains(false))
+        {
+            // Nobody answers: the owners stay (their carts fail at the owner rather than move nowhere).
+            slotOwners.CopyTo(standIns, 0);
+            return standIns;
+        }
+
+        var seeds = members.Select(MemberSeed).ToArray();
+        for (var slot = 0; slot < SlotCount; slot++)
+        {
+            var owner = slotOwners[slot];
+            standIns[slot] = suspect[owner] ? (ushort)HighestWeight(seeds, slot, suspect) : owner;
+        }
+
+        return standIns;
+    }
+
+    /// <summary>Rendezvous: the member with the highest xxHash64(slot, member seed), skipping excluded ones.</summary>
+    private static int HighestWeight(long[] seeds, int slot, bool[]? excluded)
+    {
+        Span<byte> slotBytes = stackalloc byte[sizeof(int)];
+        BinaryPrimitives.WriteInt32LittleEndian(slotBytes, slot);
+        ulong best = 0;
+        var bestIndex = -1;
+        for (var m = 0; m < seeds.Length; m++)
+        {
+            if (excluded is not null && excluded[m])
+            {
+                continue;
+            }
+
+            var weight = XxHash64.HashToUInt64(slotBytes, seeds[m]);
+            if (bestIndex < 0 || weight > best)
+            {
+                best = weight;
+                bestIndex = m;
+            }
+        }
+
+        return bestIndex;
+    }
 
     private static long MemberSeed(string member) =>
         (long)XxHash64.HashToUInt64(Encoding.UTF8.GetBytes(member), CartHash.RingSeed);

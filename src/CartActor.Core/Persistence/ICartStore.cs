@@ -15,9 +15,12 @@ public interface ICartStore : IDisposable
 
     /// <summary>
     /// True when every node reads and writes the same store (Redis): a new owner loads a cart itself and
-    /// writes compare-and-set. False for a node's own store (RocksDB): carts move with their records.
+    /// writes compare-and-set. False for a node's own store (RocksDB): fit for one node only, a cluster refuses it.
     /// </summary>
     bool IsShared { get; }
+
+    /// <summary>False while the store is known to be unreachable (a cheap check, polled for readiness). Default true.</summary>
+    bool IsAvailable => true;
 
     /// <summary>The cart's record, or null when the store has none.</summary>
     /// <exception cref="CartStoreException">The record is unreadable (<see cref="CartStoreError.Corrupt"/>) or the store is unreachable.</exception>
@@ -31,7 +34,7 @@ public interface ICartStore : IDisposable
     /// <exception cref="CartStoreException">Nothing of the batch is known to be written.</exception>
     ValueTask<IReadOnlyCollection<ulong>> WriteAsync(IReadOnlyList<CartWrite> writes);
 
-    /// <summary>Deletes one record (a node-local store, after the cart was handed to its new owner).</summary>
+    /// <summary>Deletes one record (operators and tests; the runtime itself never deletes a cart).</summary>
     void Delete(ulong cartId);
 
     /// <summary>Deletes records last updated before <paramref name="cutoff"/>; returns how many went.</summary>

@@ -2,7 +2,7 @@ using Microsoft.Extensions.Logging;
 
 namespace CartActor.Node.Diagnostics;
 
-/// <summary>Membership and handoff log lines (event ids 100+). All at heartbeat pace, none per request.</summary>
+/// <summary>Membership and drain log lines (event ids 100+; 108, 109, 111-113 belonged to the removed hand-over). All at heartbeat pace, none per request.</summary>
 internal static partial class ClusterLog
 {
     [LoggerMessage(100, LogLevel.Information, "Joined the cluster as {Self}; ring has {Members} members")]
@@ -29,21 +29,20 @@ internal static partial class ClusterLog
     [LoggerMessage(107, LogLevel.Warning, "Closing notice not delivered to {Peer}: {Reason}")]
     public static partial void ClosingNotDelivered(ILogger logger, string peer, string reason);
 
-    [LoggerMessage(108, LogLevel.Information, "Took cart {CartId} (version {Version}) from {Holder}")]
-    public static partial void CartTaken(ILogger logger, ulong cartId, ulong version, string holder);
 
-    [LoggerMessage(109, LogLevel.Warning, "Previous holder {Holder} of cart {CartId} is gone; the cart starts empty here (no shared store)")]
-    public static partial void HolderGone(ILogger logger, ulong cartId, string holder);
 
     [LoggerMessage(110, LogLevel.Warning, "Announcement to {Peer} failed: {Reason}")]
     public static partial void AnnounceFailed(ILogger logger, string peer, string reason);
 
-    [LoggerMessage(111, LogLevel.Information, "Draining: {Carts} carts left to hand over")]
-    public static partial void DrainProgress(ILogger logger, long carts);
 
-    [LoggerMessage(112, LogLevel.Warning, "Hand-over of cart {CartId} to {Owner} not confirmed: {Reason}; this node keeps its copy")]
-    public static partial void TakeNotConfirmed(ILogger logger, ulong cartId, string owner, string reason);
 
-    [LoggerMessage(113, LogLevel.Warning, "Drain window over with {Carts} hand-overs not confirmed by their new owners; their copies stay on this node's disk")]
-    public static partial void DrainUnconfirmed(ILogger logger, int carts);
+
+    [LoggerMessage(114, LogLevel.Warning, "{Host} refused or reset a connection: suspect at once (its carts go to their stand-ins)")]
+    public static partial void MemberUnreachable(ILogger logger, string host);
+
+    [LoggerMessage(115, LogLevel.Warning, "No peer answered for longer than the suspect time (a pause?): dropped {Carts} cached carts, refreshing the view before serving")]
+    public static partial void StaleViewDropped(ILogger logger, int carts);
+
+    [LoggerMessage(116, LogLevel.Information, "Draining: left the ring and sent Closing; forwarding every call to the new owners until idle")]
+    public static partial void LeftRing(ILogger logger);
 }

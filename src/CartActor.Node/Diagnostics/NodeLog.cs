@@ -29,6 +29,15 @@ internal static partial class NodeLog
     [LoggerMessage(8, LogLevel.Information, "Store: {Store} ({Detail}), durability {Durability}")]
     public static partial void StoreOpened(ILogger logger, string store, string detail, string durability);
 
-    [LoggerMessage(9, LogLevel.Warning, "Clustered with a node-local store ({Store}): a cart only on this node's disk is unavailable to the other nodes while this node is away, and starts empty if touched meanwhile; clusters that roll deployments should use --store redis://")]
-    public static partial void NodeLocalStoreInCluster(ILogger logger, string store);
+    [LoggerMessage(9, LogLevel.Warning, "Clustered with --store memory: nothing is shared, so a cart that changes owner (a node joins, leaves or stops answering) starts empty on its new owner; use --store redis://host:port to keep carts")]
+    public static partial void MemoryStoreInCluster(ILogger logger);
+
+    [LoggerMessage(10, LogLevel.Warning, "Store {Store} unavailable: not ready until it answers again")]
+    public static partial void StoreUnavailable(ILogger logger, string store);
+
+    [LoggerMessage(11, LogLevel.Information, "Store {Store} available again: ready")]
+    public static partial void StoreAvailable(ILogger logger, string store);
+
+    [LoggerMessage(12, LogLevel.Information, "Draining: readiness off; serving normally for the drain delay ({DrainDelay}) while routing stops")]
+    public static partial void DrainDelay(ILogger logger, TimeSpan drainDelay);
 }

@@ -11,7 +11,7 @@ public sealed class ClusterOptions
     /// <summary>A ping not answered within this counts as missed. Default 500 ms.</summary>
     public TimeSpan PingTimeout { get; set; } = TimeSpan.FromMilliseconds(500);
 
-    /// <summary>Missed pings in a row after which a member is Suspect (its carts fail fast). Default 3.</summary>
+    /// <summary>Missed pings in a row after which a member is Suspect (its carts are served by their stand-ins). Default 3.</summary>
     public int SuspectAfterMisses { get; set; } = 3;
 
     /// <summary>A member (or a learnt host) silent this long is removed (forgotten). Default 10 s.</summary>
@@ -23,17 +23,8 @@ public sealed class ClusterOptions
     /// <summary>How often seed DNS names are resolved again (a Kubernetes headless service grows and shrinks). Default 30 s.</summary>
     public TimeSpan SeedResolveInterval { get; set; } = TimeSpan.FromSeconds(30);
 
-    /// <summary>On a graceful stop, how long the node keeps answering its carts' new owners before it exits. Default 5 s.</summary>
-    public TimeSpan DrainWindow { get; set; } = TimeSpan.FromSeconds(5);
-
-    /// <summary>Deadline of a forwarded call whose caller set none. Default 5 s.</summary>
+    /// <summary>Deadline of a routed call (forwards and their retries) whose caller set none. Default 5 s.</summary>
     public TimeSpan ForwardTimeout { get; set; } = TimeSpan.FromSeconds(5);
-
-    /// <summary>Deadline for taking a cart's state from its previous holder. Default 2 s.</summary>
-    public TimeSpan HandoffTimeout { get; set; } = TimeSpan.FromSeconds(2);
-
-    /// <summary>For this long after a membership change, a cart's previous owner is asked for its state on first touch. Default 60 s.</summary>
-    public TimeSpan HandoffWindow { get; set; } = TimeSpan.FromSeconds(60);
 
     /// <summary>Ownership and expiry announcements are batched over this interval. Default 100 ms.</summary>
     public TimeSpan AnnounceInterval { get; set; } = TimeSpan.FromMilliseconds(100);
@@ -49,10 +40,7 @@ public sealed class ClusterOptions
         if (DeadAfter <= PingInterval) return $"Cluster:DeadAfter must exceed Cluster:PingInterval (was {DeadAfter})";
         if (NegotiateInterval <= TimeSpan.Zero) return $"Cluster:NegotiateInterval must be positive (was {NegotiateInterval})";
         if (SeedResolveInterval <= TimeSpan.Zero) return $"Cluster:SeedResolveInterval must be positive (was {SeedResolveInterval})";
-        if (DrainWindow < TimeSpan.Zero) return $"Cluster:DrainWindow must not be negative (was {DrainWindow})";
         if (ForwardTimeout <= TimeSpan.Zero) return $"Cluster:ForwardTimeout must be positive (was {ForwardTimeout})";
-        if (HandoffTimeout <= TimeSpan.Zero) return $"Cluster:HandoffTimeout must be positive (was {HandoffTimeout})";
-        if (HandoffWindow < TimeSpan.Zero) return $"Cluster:HandoffWindow must not be negative (was {HandoffWindow})";
         if (AnnounceInterval <= TimeSpan.Zero) return $"Cluster:AnnounceInterval must be positive (was {AnnounceInterval})";
         if (MaxPendingAnnouncements < 1) return $"Cluster:MaxPendingAnnouncements must be at least 1 (was {MaxPendingAnnouncements})";
         return null;

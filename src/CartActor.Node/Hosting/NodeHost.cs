@@ -80,7 +80,7 @@ public static class NodeHost
         builder.Services.AddSingleton<NodeReadiness>();
         builder.Services.AddHostedService<NodeLifetime>();
 
-        // The cluster: view (ring), peer channels, membership heartbeat, announcements, handoff.
+        // The cluster: view (ring), peer channels, membership heartbeat, announcements (hints only).
         builder.Services.AddSingleton<ClusterView>();
         builder.Services.AddSingleton<PeerClients>();
         builder.Services.AddSingleton<ClusterMembership>();
@@ -88,8 +88,6 @@ public static class NodeHost
         builder.Services.AddSingleton<OwnershipAnnouncer>();
         builder.Services.AddSingleton<ICartLifecycleObserver>(sp => sp.GetRequiredService<OwnershipAnnouncer>());
         builder.Services.AddHostedService(sp => sp.GetRequiredService<OwnershipAnnouncer>());
-        builder.Services.AddSingleton<CartHandoff>();
-        builder.Services.AddHostedService(sp => sp.GetRequiredService<CartHandoff>());
 
         // Both are stateless: one instance serves every call. Unregistered, gRPC would activate each per call
         // (an allocation and a dozen service resolutions on every Apply and Get).
@@ -122,7 +120,7 @@ public static class NodeHost
         app.MapGrpcReflectionService();
         app.MapGet("/healthz", () => Results.Text("ok"));
         app.MapGet("/readyz", (NodeReadiness readiness) =>
-            readiness.IsReady ? Results.Text("ready") : Results.Text("draining", statusCode: StatusCodes.Status503ServiceUnavailable));
+            readiness.IsReady ? Results.Text("ready") : Results.Text(readiness.Reason, statusCode: StatusCodes.Status503ServiceUnavailable));
         app.MapMetrics("/metrics");
         return app;
     }

@@ -6,9 +6,12 @@ using Microsoft.Extensions.Options;
 namespace CartActor.Node.Hosting;
 
 /// <summary>
-/// Start and stop order of the node. Ready once Kestrel listens; on SIGTERM readiness drops first (health
-/// says NOT_SERVING, load balancers stop routing), Kestrel then stops accepting and lets in-flight calls
-/// finish, and only after every hosted service has stopped are the carts evicted with their callbacks.
+/// Start and stop order of the node. On SIGTERM: readiness off at once (/readyz 503, health NOT_SERVING)
+/// while the node keeps serving normally for <see cref="NodeOptions.DrainDelay"/> (load balancers stop
+/// routing meanwhile); then it leaves the ring and sends Closing, and keeps serving, forwarding every call
+/// to the carts' new owners, until no call has arrived for a quiet period or the shutdown timeout. Only
+/// then does Kestrel stop (in-flight calls finish), and after every hosted service has stopped the carts
+/// are evicted with their callbacks. Nothing moves: every acknowledged change is already in the store.
 /// </summary>
 internal sealed class NodeLifetime(
     CartRuntime runtime,
@@ -16,7 +19,6 @@ internal sealed class NodeLifetime(
     NodeIdentity identity,
     ClusterView view,
     ClusterMembership membership,
-    CartHandoff handoff,
     IOptions<NodeOptions> options,
     IOptions<ClusterOptions> clusterOptions,
     TimeProvider time,
@@ -41,39 +43,44 @@ internal sealed class NodeLifetime(
             o.MaxMessageSize,
             string.Join(",", o.Seeds));
         NodeLog.StoreOpened(logger, runtime.Store?.Name ?? "memory", o.Store == "rocksdb" ? o.DataDir : o.Store, runtime.Store is null ? "none: carts live in memory only" : o.Durability);
+        if (o.Seeds.Length > 0 && runtime.Store is null)
+        {
+            NodeLog.MemoryStoreInCluster(logger);
+        }
+
         return Task.CompletedTask;
     }
 
-    /// <summary>
-    /// Runs before Kestrel stops accepting: leave the ring, tell every peer (Closing), point each new owner
-    /// at the carts held here, and keep answering their hand-overs for the drain window or until none is left
-    /// and every one is confirmed.
-    /// </summary>
     public async Task StoppingAsync(CancellationToken cancellationToken)
     {
         readiness.MarkDraining();
-        NodeLog.Draining(logger);
-        if (view.Ring.Members.Count <= 1)
+        var delay = options.Value.DrainDelay;
+        NodeLog.DrainDelay(logger, delay);
+        try
         {
-            return;
-        }
+            if (delay > TimeSpan.Zero)
+            {
+                await Task.Delay(delay, time, cancellationToken).ConfigureAwait(false);
+            }
 
-        await membership.LeaveAsync(cancellationToken).ConfigureAwait(false);
-        await handoff.AnnounceDisplacedAsync(cancellationToken).ConfigureAwait(false);
-        var started = time.GetTimestamp();
-        var window = clusterOptions.Value.DrainWindow;
-        ClusterLog.DrainProgress(logger, runtime.ActiveCarts);
-        // Also wait for the new owners' confirmations: until then a handed-over copy stays on this node's disk
-        // (a lost reply must not lose the cart), and a restart of this node would find it stale.
-        while ((runtime.ActiveCarts > 0 || handoff.AwaitingConfirmation > 0)
-               && time.GetElapsedTime(started) < window && !cancellationToken.IsCancellationRequested)
-        {
-            await Task.Delay(TimeSpan.FromMilliseconds(100), time, cancellationToken).ConfigureAwait(false);
-        }
+            if (view.Ring.Members.Count <= 1)
+            {
+                return;
+            }
 
-        if (handoff.AwaitingConfirmation > 0)
+            await membership.LeaveAsync(cancellationToken).ConfigureAwait(false);
+            ClusterLog.LeftRing(logger);
+
+            // Clients with an open connection may still send here: forward them until they have moved on.
+            var quiet = clusterOptions.Value.PingInterval * 2;
+            while (time.GetElapsedTime(readiness.LastRequestAt) < quiet)
+            {
+                await Task.Delay(quiet / 4, time, cancellationToken).ConfigureAwait(false);
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
-            ClusterLog.DrainUnconfirmed(logger, handoff.AwaitingConfirmation);
+            // The shutdown timeout: stop now; every acknowledged change is already stored.
         }
     }
 

@@ -47,6 +47,12 @@ public sealed class NodeOptions
     /// <summary>Concurrent HTTP/2 streams per connection. Default 256.</summary>
     public int MaxStreamsPerConnection { get; set; } = 256;
 
+    /// <summary>
+    /// On SIGTERM, how long the node keeps serving normally with readiness off before it leaves the ring:
+    /// the time a load balancer (a Kubernetes Service) needs to stop routing to it. Default 5 s.
+    /// </summary>
+    public TimeSpan DrainDelay { get; set; } = TimeSpan.FromSeconds(5);
+
     /// <summary>How long a graceful stop waits for in-flight calls and eviction before exiting. Default 25 s (inside Kubernetes' 30 s grace).</summary>
     public TimeSpan ShutdownTimeout { get; set; } = TimeSpan.FromSeconds(25);
 

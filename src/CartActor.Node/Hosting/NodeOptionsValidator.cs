@@ -21,12 +21,14 @@ internal sealed class NodeOptionsValidator : IValidateOptions<NodeOptions>
 
         if (string.IsNullOrWhiteSpace(options.DataDir)) failures.Add("Node:DataDir (--data-dir) must not be empty");
         if (!StoreFactory.IsKnownStore(options.Store)) failures.Add($"Node:Store (--store) '{options.Store}' must be 'rocksdb', 'memory' or 'redis://host:port'");
+        if (options.Seeds.Length > 0 && options.Store == "rocksdb") failures.Add("Node:Store (--store) 'rocksdb' keeps carts on this node's disk; a cluster (Node:Seeds) needs a shared store: --store redis://host:port");
         if (options.Durability is not ("fsync" or "os")) failures.Add($"Node:Durability (--durability) '{options.Durability}' must be 'fsync' or 'os'");
         if (options.Retention < TimeSpan.FromMinutes(1)) failures.Add($"Node:Retention must be at least 1 minute (was {options.Retention})");
         if (options.RetentionSweepInterval <= TimeSpan.Zero) failures.Add($"Node:RetentionSweepInterval must be positive (was {options.RetentionSweepInterval})");
         if (options.MaxMessageSize is < 1024 or > 256 * 1024 * 1024) failures.Add($"Node:MaxMessageSize must be 1 KiB..256 MiB (was {options.MaxMessageSize})");
         if (options.MaxStreamsPerConnection is < 1 or > 100_000) failures.Add($"Node:MaxStreamsPerConnection must be 1..100000 (was {options.MaxStreamsPerConnection})");
         if (options.ShutdownTimeout <= TimeSpan.Zero) failures.Add($"Node:ShutdownTimeout must be positive (was {options.ShutdownTimeout})");
+        if (options.DrainDelay < TimeSpan.Zero || options.DrainDelay >= options.ShutdownTimeout) failures.Add($"Node:DrainDelay must be at least 0 and less than Node:ShutdownTimeout ({options.ShutdownTimeout}) (was {options.DrainDelay})");
         if (options.MaxOwnershipHints < 0) failures.Add($"Node:MaxOwnershipHints must not be negative (was {options.MaxOwnershipHints})");
         if (options.MaxKnownHosts < 1) failures.Add($"Node:MaxKnownHosts must be at least 1 (was {options.MaxKnownHosts})");
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);

@@ -15,8 +15,11 @@ namespace CartActor.Node.Membership;
 /// Who is in the cluster. One heartbeat (every <see cref="ClusterOptions.PingInterval"/>) pings every known
 /// host, promotes a host to member only once it has answered a Ping itself, marks members that miss
 /// pings Suspect, removes them after the dead-after time, forgets hosts that never answered, re-resolves
-/// seeds and merges views with Negotiate. Every change is published as a new ring snapshot.
-/// The peer table is guarded by a lock: it changes at heartbeat pace, never on the request path.
+/// seeds and merges views with Negotiate. Every change is published as a new ring snapshot, and every new
+/// snapshot drops from memory the carts this node no longer serves (their records are written; whoever
+/// serves them next loads them from the store). The heartbeat also polls the store's health for readiness.
+/// The peer table is guarded by a lock: it changes at heartbeat pace, never on the request path; the request
+/// path reads one timestamp (<see cref="IsViewStale"/>).
 /// </summary>
 public sealed class ClusterMembership : BackgroundService, IHostedLifecycleService
 {
@@ -32,6 +35,14 @@ public sealed class ClusterMembership : BackgroundService, IHostedLifecycleServi
     private readonly Lock _gate = new();
     private readonly Dictionary<string, PeerState> _peers = new(StringComparer.Ordinal);
     private readonly SemaphoreSlim _tickLock = new(1, 1);
+    private readonly CartRuntime _runtime;
+    private readonly long _staleAfterTicks;
+    private Task? _refresh;
+    private Task? _recovery;
+
+    // Until when this node's view counts as current (TimeProvider timestamp): renewed by every heartbeat a
+    // peer answered; long.MaxValue while it has no peers. Read on the request path, one compare.
+    private long _freshUntil = long.MaxValue;
     private TaskCompletionSource _kick = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private long _lastNegotiate;
     private long _lastSeedResolve;
@@ -47,9 +58,11 @@ public sealed class ClusterMembership : BackgroundService, IHostedLifecycleServi
         IOptions<ClusterOptions> options,
         TimeProvider time,
         IHostApplicationLifetime lifetime,
+        CartRuntime runtime,
         ILogger<ClusterMembership> logger)
     {
         _lifetime = lifetime;
+        _runtime = runtime;
         _view = view;
         _clients = clients;
         _hints = hints;
@@ -58,6 +71,90 @@ public sealed class ClusterMembership : BackgroundService, IHostedLifecycleServi
         _options = options.Value;
         _time = time;
         _logger = logger;
+
+        // A view is stale once no peer has answered for the suspect time plus a slow heartbeat's pings.
+        var staleAfter = _options.PingInterval * _options.SuspectAfterMisses + _options.PingTimeout * 2;
+        _staleAfterTicks = (long)(staleAfter.TotalSeconds * _time.TimestampFrequency);
+        _view.RingChanged += (_, _) => DropNotServed();
+    }
+
+    /// <summary>A node on a node-local store (RocksDB) without seeds serves alone: it learns no peers and answers no Ping.</summary>
+    public bool IsStandalone => _runtime.Store is { IsShared: false };
+
+    /// <summary>
+    /// True when no peer has answered this node for longer than the suspect time (it was paused, or cut
+    /// off): peers may have served its carts meanwhile, so its cached copies cannot be trusted. One
+    /// timestamp compare; always false for a node without peers.
+    /// </summary>
+    public bool IsViewStale()
+    {
+        var until = Volatile.Read(ref _freshUntil);
+        return until != long.MaxValue && !_leaving && _time.GetTimestamp() > until;
+    }
+
+    /// <summary>
+    /// After a stale view: drops every cached cart (the store has the truth) and refreshes the view before
+    /// anything is served. Concurrent callers share one recovery.
+    /// </summary>
+    public Task RecoverStaleViewAsync(CancellationToken cancellationToken)
+    {
+        Task running;
+        lock (_gate)
+        {
+            if (_recovery is null || _recovery.IsCompleted)
+            {
+                _recovery = Task.Run(RecoverAsync, CancellationToken.None);
+            }
+
+            running = _recovery;
+        }
+
+        return running.WaitAsync(cancellationToken);
+    }
+
+    /// <summary>
+    /// A peer's refusal showed another ring: refresh this node's view, unless it has already moved past
+    /// <paramref name="seenEpoch"/>. Concurrent callers share one round (one heartbeat tick, not one each).
+    /// </summary>
+    public Task RefreshAsync(long seenEpoch, CancellationToken cancellationToken)
+    {
+        if (_view.Map.Current.Epoch > seenEpoch || _leaving)
+        {
+            return Task.CompletedTask;
+        }
+
+        Task running;
+        lock (_gate)
+        {
+            if (_refresh is null || _refresh.IsCompleted)
+            {
+                _refresh = Task.Run(() => TickAsync(forceNegotiate: true, CancellationToken.None), CancellationToken.None);
+            }
+
+            running = _refresh;
+        }
+
+        return running.WaitAsync(cancellationToken);
+    }
+
+    /// <summary>
+    /// A connection to <paramref name="host"/> was refused or reset: strong evidence it is gone. It is
+    /// Suspect at once (its carts go to their stand-ins) instead of after the missed pings; a ping it
+    /// answers makes it Alive again.
+    /// </summary>
+    public void ReportUnreachable(string host)
+    {
+        host = RingSnapshot.Normalize(host);
+        lock (_gate)
+        {
+            if (_peers.TryGetValue(host, out var peer) && peer.Status == PeerStatus.Alive)
+            {
+                peer.Status = PeerStatus.Suspect;
+                peer.Misses = Math.Max(peer.Misses, _options.SuspectAfterMisses);
+                ClusterLog.MemberUnreachable(_logger, host);
+                PublishLocked();
+            }
+        }
     }
 
     /// <summary>True once the first view has converged; until then Ping answers UNAVAILABLE so nobody hands carts to a half-joined node.</summary>
@@ -68,6 +165,11 @@ public sealed class ClusterMembership : BackgroundService, IHostedLifecycleServi
     /// <summary>Hosts learnt from a peer (Negotiate, announcements): candidates until they answer a Ping.</summary>
     public void Learn(IEnumerable<string> hosts)
     {
+        if (IsStandalone)
+        {
+            return;
+        }
+
         var learnt = false;
         lock (_gate)
         {
@@ -128,13 +230,11 @@ public sealed class ClusterMembership : BackgroundService, IHostedLifecycleServi
         }
     }
 
-    /// <summary>Runs a heartbeat now (when a peer's view disagrees with ours) and waits for it.</summary>
-    public Task RefreshAsync(CancellationToken cancellationToken) => TickAsync(forceNegotiate: true, cancellationToken);
-
     /// <summary>Graceful stop: leave our own ring (we own nothing from now on) and tell every peer.</summary>
     public async Task LeaveAsync(CancellationToken cancellationToken)
     {
         _leaving = true;
+        Volatile.Write(ref _freshUntil, long.MaxValue);
         var ring = _view.Map.Leave(_time.GetTimestamp());
         var notice = new ClosingNotice { Host = _view.Self };
         var peers = ring.Members.Where(m => m != _view.Self).ToArray();
@@ -225,6 +325,21 @@ public sealed class ClusterMembership : BackgroundService, IHostedLifecycleServi
             }
 
             var replies = await Task.WhenAll(peers.Select(p => PingAsync(p.Host, cancellationToken))).ConfigureAwait(false);
+            if (peers.Length == 0)
+            {
+                Volatile.Write(ref _freshUntil, long.MaxValue);
+            }
+            else if (replies.Any(r => r is not null))
+            {
+                Volatile.Write(ref _freshUntil, _time.GetTimestamp() + _staleAfterTicks);
+            }
+            else if (Volatile.Read(ref _freshUntil) == long.MaxValue)
+            {
+                // Peers known, none answering yet: the clock starts now.
+                Volatile.Write(ref _freshUntil, _time.GetTimestamp() + _staleAfterTicks);
+            }
+
+            _readiness.SetStoreAvailable(_runtime.Store?.IsAvailable ?? true);
             bool changed;
             lock (_gate)
             {
@@ -338,7 +453,7 @@ public sealed class ClusterMembership : BackgroundService, IHostedLifecycleServi
         try
         {
             var reply = await _clients.For(host)
-                .PingAsync(new Empty(), deadline: DateTime.UtcNow + _options.PingTimeout, cancellationToken: cancellationToken)
+                .PingAsync(new Empty(), PeerProbe(), deadline: DateTime.UtcNow + _options.PingTimeout, cancellationToken: cancellationToken)
                 .ConfigureAwait(false);
             return string.IsNullOrEmpty(reply.Host) ? host : reply.Host;
         }
@@ -437,11 +552,32 @@ public sealed class ClusterMembership : BackgroundService, IHostedLifecycleServi
         ClusterLog.Joined(_logger, _view.Self, _view.Ring.Members.Count);
         if (!_leaving)
         {
-            _readiness.MarkReady();
+            _readiness.MarkJoined();
         }
     }
 
+    /// <summary>Marks a membership Ping as a peer's (a node on its own disk refuses to be counted as a member).</summary>
+    private Metadata PeerProbe() => _peerProbe ??= new Metadata { { ForwardingHeaders.Sender, _view.Self } };
+
+    private Metadata? _peerProbe;
+
     private void Kick() => Volatile.Read(ref _kick).TrySetResult();
+
+    /// <summary>
+    /// On every ring change, before this node serves under the new ring: drop the carts it no longer serves.
+    /// The drop is queued on every shard at once, behind the work already there, so no Apply admitted under
+    /// the new ring runs on a copy the old ring left behind (and older ones are fenced by the store).
+    /// </summary>
+    private void DropNotServed() =>
+        _ = _runtime.EvictWhereAsync(id => _view.Map.Lookup(id).Kind != OwnerKind.Local, EvictionReason.NotOwned);
+
+    private async Task RecoverAsync()
+    {
+        var dropped = await _runtime.EvictAllAsync(EvictionReason.StaleView).ConfigureAwait(false);
+        ClusterLog.StaleViewDropped(_logger, dropped);
+        await TickAsync(forceNegotiate: true, CancellationToken.None).ConfigureAwait(false);
+        Volatile.Write(ref _freshUntil, _time.GetTimestamp() + _staleAfterTicks);
+    }
 
     public override void Dispose()
     {

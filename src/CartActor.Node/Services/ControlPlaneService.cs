@@ -12,31 +12,58 @@ using Microsoft.Extensions.Options;
 namespace CartActor.Node.Services;
 
 /// <summary>
-/// The ControlPlane contract of the seed, served by a singleton. Apply and Get look up the owner with one
-/// volatile read: local carts go to the cart runtime (after taking the cart from a previous holder if it
-/// just moved here), remote ones are forwarded once to their owner. Pooled state bytes are released only
-/// after the response has been written (RegisterForDispose runs when the request completes).
+/// The ControlPlane contract of the seed, served by a singleton. Apply and Get look up the serving node with
+/// one volatile read: local carts go straight to the cart runtime, the others through the routing loop
+/// (ControlPlaneService.Routing.cs), which forwards and retries within the caller's deadline. Pooled state
+/// bytes are released only after the response has been written (RegisterForDispose runs when the request
+/// completes).
 /// </summary>
-internal sealed class ControlPlaneService(
-    CartRuntime runtime,
-    NodeIdentity identity,
-    NodeReadiness readiness,
-    ClusterView view,
-    ClusterMembership membership,
-    CartHandoff handoff,
-    OwnershipHints hints,
-    PeerClients peers,
-    IOptions<ClusterOptions> clusterOptions,
-    TimeProvider time,
-    ILogger<ControlPlaneService> logger) : ControlPlane.ControlPlane.ControlPlaneBase
+internal sealed partial class ControlPlaneService : ControlPlane.ControlPlane.ControlPlaneBase
 {
     public const string IdempotencyKeyHeader = "idempotency-key";
 
     private static readonly Status Joining = new(StatusCode.Unavailable, "this node is joining the cluster; not yet a member");
-    private static readonly Status Draining = new(StatusCode.Unavailable, "this node is draining for shutdown");
+    private static readonly Status NotAMember = new(StatusCode.FailedPrecondition, "this node keeps carts on its own disk (--store rocksdb) and serves alone; it is no cluster member");
 
-    private readonly TimeSpan _forwardTimeout = clusterOptions.Value.ForwardTimeout;
-    private RingMarks? _forwardMarks;
+    private readonly CartRuntime _runtime;
+    private readonly NodeIdentity _identity;
+    private readonly NodeReadiness _readiness;
+    private readonly ClusterView _view;
+    private readonly ClusterMembership _membership;
+    private readonly OwnershipHints _hints;
+    private readonly PeerClients _peers;
+    private readonly TimeProvider _time;
+    private readonly ILogger<ControlPlaneService> _logger;
+    private readonly GeneratedKeys _keys = new();
+    private readonly TimeSpan _forwardTimeout;
+
+    // A shared store fences every write; its Applies carry a key so that a retry is exactly-once.
+    private readonly bool _sharedStore;
+
+    public ControlPlaneService(
+        CartRuntime runtime,
+        NodeIdentity identity,
+        NodeReadiness readiness,
+        ClusterView view,
+        ClusterMembership membership,
+        OwnershipHints hints,
+        PeerClients peers,
+        IOptions<ClusterOptions> clusterOptions,
+        TimeProvider time,
+        ILogger<ControlPlaneService> logger)
+    {
+        _runtime = runtime;
+        _identity = identity;
+        _readiness = readiness;
+        _view = view;
+        _membership = membership;
+        _hints = hints;
+        _peers = peers;
+        _time = time;
+        _logger = logger;
+        _forwardTimeout = clusterOptions.Value.ForwardTimeout;
+        _sharedStore = runtime.Store is { IsShared: true };
+    }
 
     public override Task<ApplyResult> Apply(ApplyRequest request, ServerCallContext context)
     {
@@ -51,14 +78,13 @@ internal sealed class ControlPlaneService(
         }
 
         RequireMember();
-        var lookup = view.Map.Lookup(request.Id);
-        if (lookup.Kind != OwnerKind.Local)
+        var lookup = _view.Map.Lookup(request.Id);
+        if (lookup.Kind == OwnerKind.Local && !_sharedStore && !_membership.IsViewStale())
         {
-            return ApplyRemoteAsync(lookup, request, context);
+            return ApplyLocal(request, context, ForwardingHeaders.Read(context, IdempotencyKeyHeader));
         }
 
-        var ensure = handoff.EnsureLocalAsync(request.Id, context.CancellationToken);
-        return ensure.IsCompletedSuccessfully ? ApplyLocal(request, context) : ApplyAfterHandoffAsync(ensure, request, context);
+        return ApplyRoutedAsync(request, context);
     }
 
     public override Task<GetReply> Get(GetRequest request, ServerCallContext context)
@@ -68,34 +94,33 @@ internal sealed class ControlPlaneService(
             throw new RpcException(new Status(StatusCode.InvalidArgument, "id must not be 0"));
         }
 
-        if (ForwardingHeaders.Read(context, ForwardingHeaders.Handoff) is { } handoffMark)
-        {
-            return ForwardingHeaders.TakenVersion(handoffMark) is { } taken
-                ? handoff.ConfirmTakenAsync(request.Id, taken)
-                : handoff.HandOverAsync(request.Id);
-        }
-
         RequireMember();
-        var lookup = view.Map.Lookup(request.Id);
-        if (lookup.Kind != OwnerKind.Local)
+        var lookup = _view.Map.Lookup(request.Id);
+        if (lookup.Kind == OwnerKind.Local && !_membership.IsViewStale())
         {
-            return GetRemoteAsync(lookup, request, context);
+            return GetLocal(request.Id, context);
         }
 
-        var ensure = handoff.EnsureLocalAsync(request.Id, context.CancellationToken);
-        return ensure.IsCompletedSuccessfully ? GetLocal(request.Id, context) : GetAfterHandoffAsync(ensure, request.Id, context);
+        return GetRoutedAsync(request, context);
     }
 
     public override Task<PingReply> Ping(Empty request, ServerCallContext context)
     {
-        // Only a node that is a full member answers: peers add a host to their ring only after it has
-        // answered a Ping itself, so a joining or draining node is never handed carts.
-        if (!membership.IsJoined || !readiness.IsReady)
+        if (_membership.IsStandalone && ForwardingHeaders.Read(context, ForwardingHeaders.Sender) is not null)
         {
-            throw new RpcException(membership.IsLeaving || !readiness.IsReady && membership.IsJoined ? Draining : Joining);
+            // A peer's membership probe: never let a cluster count a node whose carts live on its own disk.
+            throw new RpcException(NotAMember);
         }
 
-        return Task.FromResult(new PingReply { Host = identity.AdvertisedHost, UnixTime = time.GetUtcNow().ToUnixTimeSeconds() });
+        // Only a full member answers: peers add a host to their ring only after it has answered a Ping
+        // itself, so a joining node is never handed carts, and one that has left is not taken back. A node
+        // waiting out its drain delay is still a member and answers.
+        if (!_membership.IsJoined)
+        {
+            throw new RpcException(_membership.IsLeaving ? LeftStatus : Joining);
+        }
+
+        return Task.FromResult(new PingReply { Host = _identity.AdvertisedHost, UnixTime = _time.GetUtcNow().ToUnixTimeSeconds() });
     }
 
     public override Task<NegotiateReply> Negotiate(NegotiateRequest request, ServerCallContext context)
@@ -105,24 +130,24 @@ internal sealed class ControlPlaneService(
             RequireHost(request.KnownHosts[i], $"known_hosts[{i}]");
         }
 
-        membership.Learn(request.KnownHosts);
+        _membership.Learn(request.KnownHosts);
         var reply = new NegotiateReply();
-        reply.Hosts.AddRange(membership.HealthyHosts());
+        reply.Hosts.AddRange(_membership.HealthyHosts());
         return Task.FromResult(reply);
     }
 
     public override Task<ActorIdsReply> GetLocalActorIds(Empty request, ServerCallContext context)
     {
         var reply = new ActorIdsReply();
-        reply.Ids.AddRange(runtime.GetLocalCartIds());
+        reply.Ids.AddRange(_runtime.GetLocalCartIds());
         return Task.FromResult(reply);
     }
 
+    /// <summary>A hint (bounded, expiring): recorded for GetLocalActorIds-style listings; it moves no state.</summary>
     public override Task<OwnerChangeAck> AnnounceOwnership(OwnershipAnnounce request, ServerCallContext context)
     {
         RequireHost(request.Host, "host");
-        var (claimed, conflicts, dropped) = hints.Claim(request.Host, request.Ids);
-        handoff.OnAnnounced(request.Host, request.Ids);
+        var (claimed, conflicts, dropped) = _hints.Claim(request.Host, request.Ids);
         var message = $"recorded {claimed} of {request.Ids.Count} claims from {request.Host}";
         if (conflicts > 0) message += $"; {conflicts} already claimed by another host (first claim wins)";
         if (dropped > 0) message += $"; {dropped} ignored, hint table full";
@@ -132,16 +157,16 @@ internal sealed class ControlPlaneService(
     public override Task<OwnerChangeAck> AnnounceExpiry(ExpiryAnnounce request, ServerCallContext context)
     {
         RequireHost(request.Host, "host");
-        var removed = hints.Expire(request.Host, request.Ids);
+        var removed = _hints.Expire(request.Host, request.Ids);
         return Task.FromResult(new OwnerChangeAck { Accepted = true, Message = $"dropped {removed} of {request.Ids.Count} hints for {request.Host}" });
     }
 
     public override Task<OwnerChangeAck> Closing(ClosingNotice request, ServerCallContext context)
     {
         RequireHost(request.Host, "host");
-        NodeLog.PeerClosing(logger, request.Host);
-        var removed = membership.RemoveClosing(request.Host);
-        var forgotten = hints.ForgetHost(request.Host);
+        NodeLog.PeerClosing(_logger, request.Host);
+        var removed = _membership.RemoveClosing(request.Host);
+        var forgotten = _hints.ForgetHost(request.Host);
         return Task.FromResult(new OwnerChangeAck
         {
             Accepted = true,
@@ -151,35 +176,32 @@ internal sealed class ControlPlaneService(
         });
     }
 
+    private static readonly Status LeftStatus = new(StatusCode.Unavailable, "this node has left the ring for shutdown");
+
     /// <summary>A node still joining has a partial ring: answering for a cart then could start a second history.</summary>
     private void RequireMember()
     {
-        if (!membership.IsJoined && !membership.IsLeaving)
+        if (!_membership.IsJoined && !_membership.IsLeaving)
         {
             throw new RpcException(Joining);
         }
+
+        _readiness.NoteRequest();
     }
 
     // ---- Local path ----
 
-    private Task<ApplyResult> ApplyLocal(ApplyRequest request, ServerCallContext context)
+    private Task<ApplyResult> ApplyLocal(ApplyRequest request, ServerCallContext context, string? key)
     {
-        var key = ForwardingHeaders.Read(context, IdempotencyKeyHeader);
-        var pending = runtime.ApplyAsync(request.Id, request.Messages, key);
+        var pending = _runtime.ApplyAsync(request.Id, request.Messages, key);
         return pending.IsCompletedSuccessfully
             ? Task.FromResult(Reply(pending.Result, context))
             : ApplyAwaited(pending, context);
     }
 
-    private async Task<ApplyResult> ApplyAfterHandoffAsync(ValueTask ensure, ApplyRequest request, ServerCallContext context)
-    {
-        await ensure.ConfigureAwait(false);
-        return await ApplyLocal(request, context).ConfigureAwait(false);
-    }
-
     private Task<GetReply> GetLocal(ulong cartId, ServerCallContext context)
     {
-        var pending = runtime.GetAsync(cartId);
+        var pending = _runtime.GetAsync(cartId);
         return pending.IsCompletedSuccessfully
             ? Task.FromResult(Reply(pending.Result, context))
             : GetAwaited(pending, context);
@@ -192,12 +214,6 @@ internal sealed class ControlPlaneService(
     {
         context.GetHttpContext().Response.RegisterForDispose(lease.AsDisposable()!);
         return new GetReply { Grain = lease.State };
-    }
-
-    private async Task<GetReply> GetAfterHandoffAsync(ValueTask ensure, ulong cartId, ServerCallContext context)
-    {
-        await ensure.ConfigureAwait(false);
-        return await GetLocal(cartId, context).ConfigureAwait(false);
     }
 
     private static async Task<ApplyResult> ApplyAwaited(ValueTask<ApplyOutcome> pending, ServerCallContext context) =>
@@ -213,105 +229,6 @@ internal sealed class ControlPlaneService(
         return outcome.Result;
     }
 
-    // ---- Remote path: forward once; if views disagree, refresh and retry once ----
-
-    private Task<ApplyResult> ApplyRemoteAsync(OwnerLookup lookup, ApplyRequest request, ServerCallContext context) =>
-        ForwardAsync(
-            lookup,
-            request.Id,
-            request,
-            context,
-            static (client, r, headers, deadline, token) => client.ApplyAsync(r, headers, deadline, token),
-            static (service, r, ctx) => service.ApplyLocal(r, ctx));
-
-    private Task<GetReply> GetRemoteAsync(OwnerLookup lookup, GetRequest request, ServerCallContext context) =>
-        ForwardAsync(
-            lookup,
-            request.Id,
-            request,
-            context,
-            static (client, r, headers, deadline, token) => client.GetAsync(r, headers, deadline, token),
-            static (service, r, ctx) => service.GetLocal(r.Id, ctx));
-
-    /// <summary>
-    /// Forwards once to the owner. If the owner answers UNAVAILABLE (its view differs, or it is going away),
-    /// refreshes this node's view and tries once more: forwarding again, or serving locally if this node
-    /// now owns the cart.
-    /// </summary>
-    private async Task<TResponse> ForwardAsync<TRequest, TResponse>(
-        OwnerLookup lookup,
-        ulong cartId,
-        TRequest request,
-        ServerCallContext context,
-        Func<ControlPlane.ControlPlane.ControlPlaneClient, TRequest, Metadata, DateTime, CancellationToken, AsyncUnaryCall<TResponse>> call,
-        Func<ControlPlaneService, TRequest, ServerCallContext, Task<TResponse>> local)
-    {
-        for (var attempt = 0; ; attempt++)
-        {
-            RefuseUnlessForwardable(lookup, cartId, context);
-            try
-            {
-                return await call(peers.For(lookup.Owner), request, ForwardHeaders(lookup, context), ForwardDeadline(context), context.CancellationToken)
-                    .ConfigureAwait(false);
-            }
-            catch (RpcException ex) when (ex.StatusCode == StatusCode.Unavailable && attempt == 0 && !context.CancellationToken.IsCancellationRequested)
-            {
-                await membership.RefreshAsync(context.CancellationToken).ConfigureAwait(false);
-                lookup = view.Map.Lookup(cartId);
-                if (lookup.Kind == OwnerKind.Local)
-                {
-                    await handoff.EnsureLocalAsync(cartId, context.CancellationToken).ConfigureAwait(false);
-                    return await local(this, request, context).ConfigureAwait(false);
-                }
-            }
-        }
-    }
-
-    private static void RefuseUnlessForwardable(OwnerLookup lookup, ulong cartId, ServerCallContext context)
-    {
-        if (lookup.Kind == OwnerKind.Suspect)
-        {
-            throw new RpcException(new Status(StatusCode.Unavailable,
-                $"cart {cartId} is owned by {lookup.Owner}, which is not answering pings (suspect); retry shortly"));
-        }
-
-        if (ForwardingHeaders.IsForwarded(context))
-        {
-            // Views disagree: never forward twice, or a cart could grow two histories.
-            throw new RpcException(new Status(StatusCode.Unavailable,
-                $"not the owner of cart {cartId}: in this node's ring {lookup.Ring.RingId:x16} the owner is {lookup.Owner}; retry"));
-        }
-    }
-
-    private Metadata ForwardHeaders(OwnerLookup lookup, ServerCallContext context)
-    {
-        // Built once per ring and shared by every call forwarded under it: the client only reads them.
-        var cached = Volatile.Read(ref _forwardMarks);
-        if (cached?.Ring != lookup.Ring)
-        {
-            cached = new RingMarks(lookup.Ring, ForwardingHeaders.For(lookup.Ring));
-            Volatile.Write(ref _forwardMarks, cached);
-        }
-
-        var marks = cached.Headers;
-        if (ForwardingHeaders.Read(context, IdempotencyKeyHeader) is not { } key)
-        {
-            return marks;
-        }
-
-        var headers = new Metadata();
-        foreach (var entry in marks)
-        {
-            headers.Add(entry);
-        }
-
-        headers.Add(IdempotencyKeyHeader, key);
-        return headers;
-    }
-
-    private DateTime ForwardDeadline(ServerCallContext context) =>
-        context.Deadline == DateTime.MaxValue ? DateTime.UtcNow + _forwardTimeout : context.Deadline;
-
     private static void RequireHost(string host, string field)
     {
         if (string.IsNullOrEmpty(host))
@@ -326,6 +243,4 @@ internal sealed class ControlPlaneService(
     }
 
     private static string Truncate(string value) => value.Length <= 64 ? value : value[..64] + "...";
-
-    private sealed record RingMarks(RingSnapshot Ring, Metadata Headers);
 }

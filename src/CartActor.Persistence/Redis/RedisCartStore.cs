@@ -73,6 +73,9 @@ public sealed class RedisCartStore : ICartStore
     /// <summary>True while the client holds a live connection to Redis (it reconnects on its own).</summary>
     public bool IsConnected => _connection.IsConnected;
 
+    /// <inheritdoc cref="IsConnected"/>
+    public bool IsAvailable => _connection.IsConnected;
+
     /// <summary>
     /// Connects to Redis. Returns even when Redis is down (after at most the connect timeout): the client
     /// keeps reconnecting in the background and, meanwhile, every load and write fails at once with

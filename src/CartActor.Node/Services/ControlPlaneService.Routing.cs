@@ -1,0 +1,172 @@
+using System.Net.Http;
+using System.Net.Sockets;
+using CartActor.ControlPlane;
+using CartActor.Node.Forwarding;
+using CartActor.Ownership;
+using Grpc.Core;
+
+namespace CartActor.Node.Services;
+
+/// <summary>
+/// The routing loop: everything that is not a local cart on a node-local store. Serves the cart here when
+/// this node serves it, or forwards it once to the node that does; when that fails because the other node
+/// is joining, draining, unreachable or sees another ring, or the store's answer was ambiguous, tries again
+/// with a refreshed view after a short back-off, until the caller's deadline (ForwardTimeout when it set
+/// none). Every Apply routed here carries an idempotency key (the client's, or one generated here), so a
+/// retry after an ambiguous failure is applied exactly once. A node never forwards a forwarded call: it
+/// refuses with its ring id, and the entry node decides.
+/// </summary>
+internal sealed partial class ControlPlaneService
+{
+    private static readonly TimeSpan[] Backoff =
+    [
+        TimeSpan.FromMilliseconds(10), TimeSpan.FromMilliseconds(25), TimeSpan.FromMilliseconds(50),
+        TimeSpan.FromMilliseconds(100), TimeSpan.FromMilliseconds(200),
+    ];
+
+    private RingMarks? _forwardMarks;
+
+    private Task<ApplyResult> ApplyRoutedAsync(ApplyRequest request, ServerCallContext context)
+    {
+        var key = ForwardingHeaders.Read(context, IdempotencyKeyHeader) ?? _keys.Next();
+        return RouteAsync(
+            request.Id,
+            request,
+            context,
+            key,
+            static (client, r, headers, deadline, token) => client.ApplyAsync(r, headers, deadline, token),
+            (service, r, ctx) => service.ApplyLocal(r, ctx, key));
+    }
+
+    private Task<GetReply> GetRoutedAsync(GetRequest request, ServerCallContext context) =>
+        RouteAsync(
+            request.Id,
+            request,
+            context,
+            key: null,
+            static (client, r, headers, deadline, token) => client.GetAsync(r, headers, deadline, token),
+            static (service, r, ctx) => service.GetLocal(r.Id, ctx));
+
+    private async Task<TResponse> RouteAsync<TRequest, TResponse>(
+        ulong cartId,
+        TRequest request,
+        ServerCallContext context,
+        string? key,
+        Func<ControlPlane.ControlPlane.ControlPlaneClient, TRequest, Metadata, DateTime, CancellationToken, AsyncUnaryCall<TResponse>> call,
+        Func<ControlPlaneService, TRequest, ServerCallContext, Task<TResponse>> local)
+    {
+        var deadline = context.Deadline == DateTime.MaxValue ? DateTime.UtcNow + _forwardTimeout : context.Deadline;
+        var forwarded = ForwardingHeaders.IsForwarded(context);
+        for (var attempt = 0; ; attempt++)
+        {
+            if (_membership.IsViewStale())
+            {
+                // Woke from a pause (or cut off) longer than the suspect time: cached carts may be stale.
+                await _membership.RecoverStaleViewAsync(context.CancellationToken).ConfigureAwait(false);
+            }
+
+            var lookup = _view.Map.Lookup(cartId);
+            try
+            {
+                if (lookup.Kind == OwnerKind.Local)
+                {
+                    return await local(this, request, context).ConfigureAwait(false);
+                }
+
+                if (forwarded)
+                {
+                    // Views disagree: never forward twice. The entry node refreshes if its ring differs and retries.
+                    throw new RpcException(
+                        new Status(StatusCode.Unavailable, $"not the owner of cart {cartId}: in this node's ring {lookup.Ring.RingId:x16} it is served by {lookup.Owner}; retry"),
+                        ForwardingHeaders.RefusalTrailers(lookup.Ring));
+                }
+
+                return await call(_peers.For(lookup.Owner), request, ForwardHeaders(lookup, key), deadline, context.CancellationToken).ConfigureAwait(false);
+            }
+            catch (CartRuntimeException ex) when (_sharedStore && ex.Error is CartRequestError.StoreUnavailable or CartRequestError.Conflict
+                                                  && CanRetry(attempt, deadline, context))
+            {
+                // The write's outcome is unknown, or it kept losing to another writer: the cart was dropped;
+                // re-applying with the same key reloads it and is applied exactly once.
+            }
+            catch (RpcException ex) when (!forwarded && lookup.Kind == OwnerKind.Remote && IsRetryable(ex) && CanRetry(attempt, deadline, context))
+            {
+                await ReactToRefusalAsync(lookup, ex, context.CancellationToken).ConfigureAwait(false);
+            }
+
+            await Task.Delay(Backoff[Math.Min(attempt, Backoff.Length - 1)], _time, context.CancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>What a failed forward says about the view: refresh only when the owner's ring differs; a refused connection marks it Suspect at once.</summary>
+    private Task ReactToRefusalAsync(OwnerLookup lookup, RpcException ex, CancellationToken cancellationToken)
+    {
+        if (IsConnectionFailure(ex))
+        {
+            _membership.ReportUnreachable(lookup.Owner);
+            return Task.CompletedTask;
+        }
+
+        var theirs = ForwardingHeaders.RefusalRingId(ex);
+        if (theirs is not null && theirs != ForwardingHeaders.FormatRingId(lookup.Ring.RingId))
+        {
+            return _membership.RefreshAsync(lookup.Ring.Epoch, cancellationToken);
+        }
+
+        return Task.CompletedTask;
+    }
+
+    private static bool CanRetry(int attempt, DateTime deadline, ServerCallContext context) =>
+        !context.CancellationToken.IsCancellationRequested && DateTime.UtcNow + Backoff[Math.Min(attempt, Backoff.Length - 1)] < deadline;
+
+    /// <summary>
+    /// Failures another attempt can cure: the other node refused (joining, draining, another ring, an
+    /// ambiguous store write, a lost compare-and-set), or the connection failed. INTERNAL only for the
+    /// HTTP/2 GOAWAY race ("server closed the connection"), where the request never reached the node.
+    /// </summary>
+    private static bool IsRetryable(RpcException ex) =>
+        ex.StatusCode is StatusCode.Unavailable or StatusCode.Aborted
+        || (ex.StatusCode == StatusCode.Internal && ex.Status.Detail.Contains("server closed the connection", StringComparison.Ordinal));
+
+    private static bool IsConnectionFailure(RpcException ex)
+    {
+        for (var inner = ex.Status.DebugException; inner is not null; inner = inner.InnerException)
+        {
+            if (inner is SocketException { SocketErrorCode: SocketError.ConnectionRefused or SocketError.ConnectionReset or SocketError.HostUnreachable }
+                || inner is HttpRequestException { HttpRequestError: HttpRequestError.ConnectionError })
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    private Metadata ForwardHeaders(OwnerLookup lookup, string? key)
+    {
+        // Built once per ring and shared by every keyless call forwarded under it: the client only reads them.
+        var cached = Volatile.Read(ref _forwardMarks);
+        if (cached?.Ring != lookup.Ring)
+        {
+            cached = new RingMarks(lookup.Ring, ForwardingHeaders.For(lookup.Ring));
+            Volatile.Write(ref _forwardMarks, cached);
+        }
+
+        var marks = cached.Headers;
+        if (key is null)
+        {
+            return marks;
+        }
+
+        var headers = new Metadata();
+        foreach (var entry in marks)
+        {
+            headers.Add(entry);
+        }
+
+        headers.Add(IdempotencyKeyHeader, key);
+        return headers;
+    }
+
+    private sealed record RingMarks(RingSnapshot Ring, Metadata Headers);
+}
