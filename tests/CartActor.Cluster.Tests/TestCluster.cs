@@ -2,7 +2,7 @@ using CartActor.Cart.Messages;
 using CartActor.ControlPlane;
 using CartActor.Node.Membership;
 using CartActor.Node.Tests;
-using CartActor.Persistence.Tests.Redis;
+using CartActor.Tests.Shared.Redis;
 using CartActor.Tests.Shared;
 using Google.Protobuf.WellKnownTypes;
 using Grpc.Core;
