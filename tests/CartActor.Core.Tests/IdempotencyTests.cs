@@ -116,13 +116,37 @@ public sealed class IdempotencyTests : IAsyncLifetime
         var record = await _runtime.ExportOrEmptyAsync(CartId + 7);
         record.State.Id = CartId + 8;
         record.Idempotency.Add(new IdempotencyEntry { Key = "old", Result = Google.Protobuf.MessageExtensions.ToByteString(stored) });
-        Assert.True(await _runtime.ImportAsync(record).WithTimeout());
 
-        var replay = await _runtime.ApplyKeyedAndReadAsync(CartId + 8, "old", AddItem("a"));
+        // Written by an older node: this one loads the record from its store on first touch.
+        await using var loaded = new CartRuntime(new CartRuntimeOptions { ShardCount = 2 }, new Microsoft.Extensions.Time.Testing.FakeTimeProvider(), store: new OneRecordStore(record));
+        var replay = await loaded.ApplyKeyedAndReadAsync(CartId + 8, "old", AddItem("a"));
 
         Assert.True(replay.IsReplay);
         Assert.Equal(stored, replay.Result);
-        Assert.Equal(1UL, _runtime.ReadState(CartId + 8).Version);
+        Assert.Equal(1UL, (await loaded.ExportOrEmptyAsync(CartId + 8)).State.Version);
+    }
+
+    /// <summary>A store holding one record, as an older node left it; writes are accepted and dropped.</summary>
+    private sealed class OneRecordStore(CartRecord record) : CartActor.Persistence.ICartStore
+    {
+        public string Name => "one-record";
+
+        public bool IsShared => false;
+
+        public CartRecord? Load(ulong cartId) => cartId == record.State.Id ? record.Clone() : null;
+
+        public ValueTask<IReadOnlyCollection<ulong>> WriteAsync(IReadOnlyList<CartActor.Persistence.CartWrite> writes) =>
+            new(Array.Empty<ulong>());
+
+        public void Delete(ulong cartId)
+        {
+        }
+
+        public Task<long> DeleteOlderThanAsync(DateTimeOffset cutoff, CancellationToken cancellationToken) => Task.FromResult(0L);
+
+        public void Dispose()
+        {
+        }
     }
 
     [Fact]
