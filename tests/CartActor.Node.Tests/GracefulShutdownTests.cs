@@ -9,8 +9,9 @@ using Xunit.Abstractions;
 namespace CartActor.Node.Tests;
 
 /// <summary>
-/// SIGTERM under load: every Apply is answered (OK, or a status a client retries on), nothing waits for the
-/// shutdown timeout, and every acknowledged mutation is in the state the eviction callbacks receive.
+/// SIGTERM under load: readiness goes off at once while the node keeps serving for its drain delay, every
+/// Apply is answered (OK, or a status a client retries on), nothing waits for the shutdown timeout, and
+/// every acknowledged mutation is in the state the eviction callbacks receive.
 /// </summary>
 public sealed class GracefulShutdownTests(ITestOutputHelper output)
 {
@@ -19,7 +20,12 @@ public sealed class GracefulShutdownTests(ITestOutputHelper output)
     public async Task UnderLoadEveryApplyIsAnsweredAndEveryAcknowledgedMutationReachesTheEvictedState()
     {
         var evictions = new EvictionRecorder();
-        await using var node = await RunningNode.StartAsync(customize: b => b.Services.AddSingleton<ICartLifecycleObserver>(evictions));
+        var drainDelay = TimeSpan.FromSeconds(1.5);
+        await using var node = await RunningNode.StartAsync(
+            ["--Node:DrainDelay", "00:00:01.500"],
+            customize: b => b.Services.AddSingleton<ICartLifecycleObserver>(evictions));
+        var stopRequested = 0L;
+        var acksWhileDraining = 0;
         var carts = Enumerable.Range(0, 6).Select(_ => Carts.NewId()).ToArray();
         var acknowledged = carts.ToDictionary(id => id, _ => new ConcurrentBag<string>());
         var acks = 0;
@@ -39,6 +45,10 @@ public sealed class GracefulShutdownTests(ITestOutputHelper output)
                     Assert.Contains(Carts.State(result).Items, line => line.Sku == sku);
                     acknowledged[id].Add(sku);
                     Interlocked.Increment(ref acks);
+                    if (Interlocked.Read(ref stopRequested) != 0)
+                    {
+                        Interlocked.Increment(ref acksWhileDraining);
+                    }
                 }
                 catch (RpcException ex)
                 {
@@ -57,15 +67,29 @@ public sealed class GracefulShutdownTests(ITestOutputHelper output)
         }
 
         var stopping = Stopwatch.StartNew();
-        await node.StopAsync();
+        Interlocked.Exchange(ref stopRequested, 1);
+        var stop = node.StopAsync();
+
+        // Readiness is off at once, while the node goes on serving for the drain delay.
+        using (var readyz = await node.Http.GetAsync("/readyz").WithTimeout())
+        {
+            Assert.Equal(System.Net.HttpStatusCode.ServiceUnavailable, readyz.StatusCode);
+            Assert.Equal("draining", await readyz.Content.ReadAsStringAsync().WithTimeout());
+        }
+
+        var drainedAcks = Volatile.Read(ref acksWhileDraining);
+        await Task.Delay(drainDelay / 2);
+        Assert.True(Volatile.Read(ref acksWhileDraining) > drainedAcks, "no Apply was served during the drain delay");
+        await stop.WithTimeout();
         stopping.Stop();
         var endings = await Task.WhenAll(loops).WithTimeout();
 
         output.WriteLine($"{acks} acknowledged; stop took {stopping.Elapsed.TotalMilliseconds:F0} ms; loops ended with: " +
             string.Join(", ", endings.Select(e => $"{e.Failure?.StatusCode} ({e.Failure?.Status.Detail})").GroupBy(e => e).Select(g => $"{g.Count()} x {g.Key}")));
 
-        // No call held the stop until the shutdown timeout (10 s on test nodes): in-flight Applies finished.
-        Assert.True(stopping.Elapsed < TimeSpan.FromSeconds(5), $"stop took {stopping.Elapsed}");
+        // The drain delay was kept, and no call held the stop until the shutdown timeout (10 s on test nodes).
+        Assert.True(stopping.Elapsed >= drainDelay, $"stop took {stopping.Elapsed}, less than the drain delay");
+        Assert.True(stopping.Elapsed < drainDelay + TimeSpan.FromSeconds(5), $"stop took {stopping.Elapsed}");
         Assert.True(acks >= 12, $"only {acks} Applies were acknowledged before the stop");
         foreach (var (failure, cart, sku) in endings)
         {
