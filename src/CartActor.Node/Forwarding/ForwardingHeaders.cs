@@ -15,6 +15,12 @@ public static class ForwardingHeaders
     public const string RingId = "x-cart-ring";
     public const string Sender = "x-cart-sender";
 
+    /// <summary>
+    /// Every mark a peer adds to a call. A call carrying any of them is honoured only from an authenticated peer
+    /// (<see cref="Services.PeerAuthInterceptor"/>): add a new mark here.
+    /// </summary>
+    public static readonly string[] InternalMarks = [Hop, RingId, Handoff, Sender];
+
     public static bool IsForwarded(ServerCallContext context) => Read(context, Hop) is not null;
 
     /// <summary>

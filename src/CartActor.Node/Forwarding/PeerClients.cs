@@ -1,18 +1,23 @@
 using System.Collections.Concurrent;
 using CartActor.ControlPlane;
+using CartActor.Node.Hosting;
 using Grpc.Net.Client;
 
 namespace CartActor.Node.Forwarding;
 
 /// <summary>
 /// One long-lived gRPC channel per peer (HTTP/2 multiplexes every call over it), created on first use and
-/// disposed when the peer leaves. Never a channel per call.
+/// disposed when the peer leaves. Never a channel per call. Every call carries the cluster key
+/// (<see cref="PeerCredentialsHandler"/>) when one is configured.
 /// </summary>
-public sealed class PeerClients : IDisposable
+public sealed class PeerClients(PeerCredentials? credentials = null, NodeIdentity? identity = null) : IDisposable
 {
     private readonly ConcurrentDictionary<string, Peer> _peers = new(StringComparer.OrdinalIgnoreCase);
+    private readonly PeerCredentials _credentials = credentials ?? PeerCredentials.None;
+    private readonly NodeIdentity? _identity = identity;
 
-    public ControlPlane.ControlPlane.ControlPlaneClient For(string host) => _peers.GetOrAdd(host, static h => new Peer(h)).Client;
+    public ControlPlane.ControlPlane.ControlPlaneClient For(string host) =>
+        _peers.GetOrAdd(host, static (h, self) => new Peer(h, self._credentials, self._identity), this).Client;
 
     public void Forget(string host)
     {
@@ -34,7 +39,7 @@ public sealed class PeerClients : IDisposable
     {
         private readonly GrpcChannel _channel;
 
-        public Peer(string host)
+        public Peer(string host, PeerCredentials credentials, NodeIdentity? identity)
         {
             var handler = new SocketsHttpHandler
             {
@@ -47,7 +52,7 @@ public sealed class PeerClients : IDisposable
             };
             _channel = GrpcChannel.ForAddress($"http://{host}", new GrpcChannelOptions
             {
-                HttpHandler = handler,
+                HttpHandler = new PeerCredentialsHandler(credentials, identity, handler),
                 MaxReceiveMessageSize = 64 * 1024 * 1024,
                 MaxRetryAttempts = 0,
             });

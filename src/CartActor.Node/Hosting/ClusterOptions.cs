@@ -32,6 +32,16 @@ public sealed class ClusterOptions
     /// <summary>Ids waiting to be announced; beyond it announcements are dropped (they are hints). Default 100 000.</summary>
     public int MaxPendingAnnouncements { get; set; } = 100_000;
 
+    /// <summary>
+    /// The cluster credential (--cluster-key): peers send it on every node-to-node call, and peer-only calls and
+    /// internal marks are honoured only with it. 16..256 printable ASCII characters. Default none: the control
+    /// plane is open (a node with seeds says so once at start). Never logged.
+    /// </summary>
+    public string? Key { get; set; }
+
+    /// <summary>A file holding <see cref="Key"/> (a mounted Kubernetes Secret); trailing newlines are trimmed. Default none.</summary>
+    public string? KeyFile { get; set; }
+
     public string? Validate()
     {
         if (PingInterval <= TimeSpan.Zero) return $"Cluster:PingInterval must be positive (was {PingInterval})";

@@ -27,6 +27,7 @@ public static class NodeCommandLine
         ["--shards"] = "Cart:ShardCount",
         ["--idle-ttl"] = "Cart:IdleTtl",
         ["--max-carts"] = "Cart:MaxActiveCarts",
+        ["--cluster-key"] = "Cluster:Key",
     };
 
     /// <summary>Switches that take no value and never start a node (Program.cs answers them).</summary>

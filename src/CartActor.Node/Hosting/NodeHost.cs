@@ -52,6 +52,7 @@ public static class NodeHost
         var nodeOptions = ReadNodeOptions(builder.Configuration);
         var cartOptions = ReadCartOptions(builder.Configuration);
         var clusterOptions = ReadClusterOptions(builder.Configuration);
+        var credentials = PeerCredentials.From(clusterOptions.Key, clusterOptions.KeyFile);
         builder.Services.AddSingleton<IOptions<NodeOptions>>(Options.Create(nodeOptions));
         builder.Services.AddSingleton<IOptions<ClusterOptions>>(Options.Create(clusterOptions));
         builder.Services.AddSingleton(cartOptions);
@@ -82,7 +83,9 @@ public static class NodeHost
 
         // The cluster: view (ring), peer channels, membership heartbeat, announcements (hints only).
         builder.Services.AddSingleton<ClusterView>();
-        builder.Services.AddSingleton<PeerClients>();
+        builder.Services.AddSingleton(credentials);
+        builder.Services.AddSingleton(sp => new PeerClients(credentials, sp.GetRequiredService<NodeIdentity>()));
+        builder.Services.AddHostedService<ControlPlaneSecurityNotice>();
         builder.Services.AddSingleton<ClusterMembership>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<ClusterMembership>());
         builder.Services.AddSingleton<OwnershipAnnouncer>();
@@ -93,11 +96,14 @@ public static class NodeHost
         // (an allocation and a dozen service resolutions on every Apply and Get).
         builder.Services.AddSingleton<ControlPlaneService>();
         builder.Services.AddSingleton<StatusInterceptor>();
+        builder.Services.AddSingleton<PeerAuthInterceptor>();
         builder.Services.AddGrpc(grpc =>
         {
             grpc.MaxReceiveMessageSize = nodeOptions.MaxMessageSize;
             grpc.EnableDetailedErrors = false;
             grpc.Interceptors.Add<StatusInterceptor>();
+            // Inside the status interceptor, so refusals are counted like every other status.
+            grpc.Interceptors.Add<PeerAuthInterceptor>();
         });
         // A request that does not parse is INVALID_ARGUMENT naming its type, for every service mapped below.
         builder.Services.UseStrictRequestParsing();

@@ -1,0 +1,22 @@
+using CartActor.Node.Diagnostics;
+using CartActor.Node.Forwarding;
+using Microsoft.Extensions.Options;
+
+namespace CartActor.Node.Hosting;
+
+/// <summary>Says once at start, in one warning line, that a clustered node without a key has an open control plane.</summary>
+internal sealed class ControlPlaneSecurityNotice(PeerCredentials credentials, IOptions<NodeOptions> options, ILogger<ControlPlaneSecurityNotice> logger)
+    : IHostedService
+{
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        if (!credentials.IsConfigured && options.Value.Seeds.Length > 0)
+        {
+            NodeLog.ControlPlaneOpen(logger);
+        }
+
+        return Task.CompletedTask;
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+}
