@@ -56,9 +56,9 @@ public sealed class PeerAuthenticationTests : IAsyncLifetime
         await AssertRefused(expected, who, outsider.AnnounceOwnershipAsync(new OwnershipAnnounce { Host = "127.0.0.1:9", Ids = { ids } }, headers));
         await AssertRefused(expected, who, outsider.AnnounceExpiryAsync(new ExpiryAnnounce { Host = _b.AdvertisedHost, Ids = { ids } }, headers));
         await AssertRefused(expected, who, outsider.GetLocalActorIdsAsync(new Empty(), headers));
-        // The marks a peer adds: a take of a cart, a forwarded hop.
-        await AssertRefused(expected, who, outsider.GetAsync(new GetRequest { Id = ids[0] }, With(headers, ForwardingHeaders.Handoff, ForwardingHeaders.Take)));
-        await AssertRefused(expected, who, outsider.ApplyAsync(Carts.Apply(ids[0], Carts.Item("sku-a")), With(headers, ForwardingHeaders.Hop, "1")));
+        // The marks a peer adds: a forwarded hop (on Get and Apply), the sender.
+        await AssertRefused(expected, who, outsider.GetAsync(new GetRequest { Id = ids[0] }, With(headers, ForwardingHeaders.Hop, "1")));
+        await AssertRefused(expected, who, outsider.ApplyAsync(Carts.Apply(ids[0], Carts.Item("sku-a")), With(headers, ForwardingHeaders.Sender, _b.AdvertisedHost)));
 
         // The cluster is whole, now and a moment later (a Closing that got through came back only after ~8 s).
         await Task.Delay(TimeSpan.FromSeconds(1));

@@ -19,7 +19,7 @@ public static class ForwardingHeaders
     /// Every mark a peer adds to a call. A call carrying any of them is honoured only from an authenticated peer
     /// (<see cref="Services.PeerAuthInterceptor"/>): add a new mark here.
     /// </summary>
-    public static readonly string[] InternalMarks = [Hop, RingId, Handoff, Sender];
+    public static readonly string[] InternalMarks = [Hop, RingId, Sender];
 
     public static bool IsForwarded(ServerCallContext context) => Read(context, Hop) is not null;
 
