@@ -164,7 +164,7 @@ public sealed class ClusterKeySettingsTests
     public async Task ANodeWithSeedsAndNoKeyStartsAndWarnsOnceThatItsControlPlaneIsOpen()
     {
         var lines = new LogLines();
-        await using var node = await RunningNode.StartAsync(["--seeds", "127.0.0.1:9"], b => b.Logging.AddProvider(lines));
+        await using var node = await RunningNode.StartAsync(["--store", "memory", "--seeds", "127.0.0.1:9"], b => b.Logging.AddProvider(lines));
 
         Assert.Single(lines.Messages, m => m.Contains("control plane is open", StringComparison.Ordinal));
     }

@@ -6,7 +6,8 @@ namespace CartActor.Node.Tests;
 /// <summary>Two real nodes on loopback that form one cluster (the second seeded with the first).</summary>
 internal static class TwoNodes
 {
-    public static readonly string[] FastPings = ["--Cluster:PingInterval", "00:00:00.200", "--Cluster:PingTimeout", "00:00:00.500"];
+    // Memory stores: a cluster with seeds needs a shared store or none, and these tests need neither.
+    public static readonly string[] FastPings = ["--store", "memory", "--Cluster:PingInterval", "00:00:00.200", "--Cluster:PingTimeout", "00:00:00.500"];
 
     public static async Task<(RunningNode First, RunningNode Second)> StartAsync(string[] firstArgs, string[] secondArgs)
     {
