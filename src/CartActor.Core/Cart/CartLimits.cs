@@ -16,4 +16,11 @@ public static class CartLimits
     public const long MaxPrice = 1_000_000_000_000;
 
     public const int MaxTextLength = 1024;
+
+    /// <summary>Attributes per cart and per line (SetCartAttributes, SetItemAttributes).</summary>
+    public const int MaxAttributes = 32;
+
+    public const int MaxAttributeKeyLength = 64;
+
+    public const int MaxAttributeValueLength = 512;
 }

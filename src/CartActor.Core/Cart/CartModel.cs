@@ -95,17 +95,18 @@ public sealed class CartModel
     }
 
     /// <summary>
-    /// total_price = items + deliveries - vouchers (never below 0); total_tax = sum of line taxes;
-    /// total_discount = line discounts + the voucher amount actually applied.
+    /// total_price = items + deliveries - vouchers (never below 0); total_tax = the VAT of the items and
+    /// deliveries less the VAT contained in the vouchers, split over the rates by their share of the gross
+    /// (<see cref="TaxBreakdown"/>, which also writes tax_lines); total_discount = line discounts + the
+    /// voucher amount actually applied.
     /// </summary>
     public void RecomputeTotals()
     {
         var state = State;
-        long items = 0, tax = 0, lineDiscount = 0;
+        long items = 0, lineDiscount = 0;
         foreach (var item in state.Items)
         {
             items += item.LineTotal;
-            tax += item.LineTax;
             if (item.OriginalPrice > item.UnitPrice)
             {
                 lineDiscount += (item.OriginalPrice - item.UnitPrice) * item.Quantity;
@@ -127,7 +128,7 @@ public sealed class CartModel
         var gross = items + deliveries;
         var applied = Math.Min(vouchers, gross);
         state.TotalPrice = gross - applied;
-        state.TotalTax = tax;
+        state.TotalTax = TaxBreakdown.Compute(state, applied);
         state.TotalDiscount = lineDiscount + applied;
     }
 }

@@ -20,4 +20,16 @@ public static class Money
         var rounded = (long)((2 * magnitude + denominator) / (2 * denominator));
         return numerator < 0 ? -rounded : rounded;
     }
+
+    /// <summary><paramref name="amount"/> x numerator / denominator for non-negative inputs, rounded half away from zero; 0 when denominator is 0.</summary>
+    public static long Proportion(long amount, long numerator, long denominator)
+    {
+        if (denominator == 0)
+        {
+            return 0;
+        }
+
+        Int128 product = (Int128)amount * numerator;
+        return (long)((2 * product + denominator) / (2 * (Int128)denominator));
+    }
 }

@@ -36,6 +36,8 @@ public sealed class MutationRegistry
         new RemoveVoucherHandler(),
         new BeginCheckoutHandler(),
         new CompleteOrderHandler(),
+        new SetCartAttributesHandler(),
+        new SetItemAttributesHandler(),
     ]);
 
     public IEnumerable<MutationHandler> Handlers => _byFullName.Values;

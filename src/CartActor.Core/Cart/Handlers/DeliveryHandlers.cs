@@ -24,6 +24,11 @@ public sealed class SetDeliveryHandler : MutationHandler<SetDelivery>
             return MutationOutcome.Fail($"SetDelivery: price {m.Price} is outside 0..{CartLimits.MaxPrice}");
         }
 
+        if (m.TaxRate is < 0 or > CartLimits.MaxTaxRate)
+        {
+            return MutationOutcome.Fail($"SetDelivery: tax_rate {m.TaxRate} is outside 0..{CartLimits.MaxTaxRate}");
+        }
+
         if (cart.State.Items.Count == 0)
         {
             return MutationOutcome.Fail("SetDelivery: the cart has no items to deliver");
@@ -57,6 +62,8 @@ public sealed class SetDeliveryHandler : MutationHandler<SetDelivery>
             Provider = m.Provider,
             Price = m.Price,
             PickupPointId = m.PickupPointId,
+            TaxRate = m.TaxRate,
+            Tax = Money.IncludedTax(m.Price, m.TaxRate),
         };
         delivery.ItemIds.Add(m.ItemIds);
         cart.State.Deliveries.Add(delivery);
