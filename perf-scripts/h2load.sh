@@ -11,7 +11,7 @@ command -v h2load >/dev/null || { echo "h2load not found: apt-get install nghttp
 method=Apply; [ "$rpc" = get ] && method=Get
 url="http://${target}/control_plane_messages.ControlPlane/${method}"
 # Per-status call counts of this RPC from the node's /metrics: every call of the run must end OK.
-metric() { curl -s "http://${target%:*}:${http}/metrics" | awk -v rpc="$method" 'index($0, "cartactor_node_grpc_requests{") == 1 && index($0, "rpc=\"" rpc "\"") { split($0, a, "status=\""); split(a[2], b, "\""); s[b[1]] += $NF } END { for (k in s) printf "%s=%d ", k, s[k] }'; }
+metric() { curl -s "http://${target%:*}:${http}/metrics" | awk -v rpc="$method" 'index($0, "cartactor_requests_total{") == 1 && index($0, "rpc=\"" rpc "\"") { split($0, a, "status=\""); split(a[2], b, "\""); s[b[1]] += $NF } END { for (k in s) printf "%s=%d ", k, s[k] }'; }
 
 for c in $(seq 1 "$carts"); do
   id=$((${CART_BASE:-900000} + c))
@@ -26,7 +26,7 @@ done
 
 # Mutations the node refused (any type): must not grow over the run, or the load measured validation
 # errors instead of carts.
-refused() { curl -s "http://${target%:*}:${http}/metrics" | awk 'index($0, "cartactor_cart_mutations_failed{") == 1 { s += $NF } END { printf "%d", s }'; }
+refused() { curl -s "http://${target%:*}:${http}/metrics" | awk 'index($0, "cartactor_mutations_total{") == 1 && index($0, "result=\"refused\"") { s += $NF } END { printf "%d", s }'; }
 
 echo "metrics before: $(metric)"
 refused_before=$(refused)
@@ -49,7 +49,7 @@ if [ "$rpc" = apply ]; then
   python3 "$here/grpc_frames.py" check-apply "$work/reply-last.bin" && echo "last reply: no mutation errors"
 fi
 if [ "$refused_after" != "$refused_before" ]; then
-  echo "FAIL: the node refused $((refused_after - refused_before)) mutations during the run (cartactor_cart_mutations_failed)" >&2
+  echo "FAIL: the node refused $((refused_after - refused_before)) mutations during the run (cartactor_mutations_total{result=\"refused\"})" >&2
   exit 1
 fi
-echo "refused mutations during the run: 0 (cartactor_cart_mutations_failed unchanged)"
+echo "refused mutations during the run: 0 (cartactor_mutations_total{result=\"refused\"} unchanged)"

@@ -5,7 +5,6 @@ using Google.Protobuf.WellKnownTypes;
 namespace CartActor.Node.Tests;
 
 /// <summary>Metric labels come only from fixed sets: client text never becomes a series.</summary>
-[Collection(MetricsCollection.Name)]
 public sealed class MetricLabelTests
 {
     [Fact]
@@ -27,7 +26,7 @@ public sealed class MetricLabelTests
         var after = await node.ScrapeAsync();
 
         Assert.Empty(after.Keys.Except(before.Keys));
-        const string Unknown = "cartactor_cart_mutations_failed{type=\"unknown\"}";
+        const string Unknown = "cartactor_mutations_total{result=\"refused\",type=\"unknown\"}";
         Assert.Equal(Distinct, after[Unknown] - before[Unknown]);
     }
 

@@ -6,25 +6,53 @@ using Grpc.Core;
 namespace CartActor.Node.Tests;
 
 /// <summary>
-/// prometheus-net exports every node of a process through one process-wide registry (its 8.2.1 meter adapter
-/// ignores MeterAdapterOptions.Registry), so these run alone, after the parallel suites, and assert on what
-/// changed between two scrapes.
+/// /metrics as Prometheus scrapes it (OpenTelemetry's exporter; each node exports only its own meters, so these
+/// run in parallel with the other suites). Exported names: cartactor_requests_total{rpc,status},
+/// cartactor_request_duration_seconds_{bucket,sum,count}{rpc,status}, cartactor_mutations_total{type,result},
+/// cartactor_evictions_total{reason}, cartactor_shard_refusals_total, cartactor_active_carts,
+/// cartactor_shard_queue_depth.
 /// </summary>
-[CollectionDefinition(Name, DisableParallelization = true)]
-public sealed class MetricsCollection
-{
-    public const string Name = "Metrics (alone)";
-}
-
-/// <summary>
-/// /metrics as Prometheus scrapes it. Exported names (prometheus-net's meter adapter prefixes the meter name):
-/// cartactor_node_grpc_requests{rpc,status}, cartactor_node_grpc_request_duration_seconds_{bucket,sum,count}{rpc,status},
-/// cartactor_cart_mutations_applied{type}, cartactor_cart_mutations_failed{type}, cartactor_cart_evictions{reason},
-/// cartactor_cart_rejections, cartactor_cart_active, cartactor_cart_shard_queue_depth.
-/// </summary>
-[Collection(MetricsCollection.Name)]
 public sealed class MetricsTests
 {
+    [Fact]
+    public async Task NothingCountedBeforeTheFirstScrapeIsLost()
+    {
+        await using var node = await RunningNode.StartAsync();
+        var cart = Carts.NewId();
+        for (var i = 0; i < 3; i++)
+        {
+            await node.Client.ApplyAsync(Carts.Apply(cart, Carts.Item($"sku-{i}"))).WithTimeout();
+        }
+
+        var first = await node.ScrapeAsync();
+        await node.Client.ApplyAsync(Carts.Apply(cart, Carts.Item("sku-3"))).WithTimeout();
+        var second = await node.ScrapeAsync();
+
+        Assert.Equal(3, first["cartactor_requests_total{rpc=\"Apply\",status=\"OK\"}"]);
+        Assert.Equal(3, first["cartactor_mutations_total{result=\"applied\",type=\"AddItem\"}"]);
+        Assert.Equal(4, second["cartactor_requests_total{rpc=\"Apply\",status=\"OK\"}"]);
+        Assert.Equal(4, second["cartactor_request_duration_seconds_count{rpc=\"Apply\",status=\"OK\"}"]);
+    }
+
+    [Fact]
+    public async Task CountersAreCountersWithTotalAndHistogramsCarryTheirUnit()
+    {
+        await using var node = await RunningNode.StartAsync();
+        await node.Client.ApplyAsync(Carts.Apply(Carts.NewId(), Carts.Item("sku-a"))).WithTimeout();
+
+        var types = (await node.GetMetricsAsync()).Split('\n')
+            .Where(l => l.StartsWith("# TYPE ", StringComparison.Ordinal))
+            .Select(l => l.Split(' '))
+            .ToDictionary(p => p[2], p => p[3], StringComparer.Ordinal);
+
+        Assert.Equal("counter", types["cartactor_requests_total"]);
+        Assert.Equal("counter", types["cartactor_mutations_total"]);
+        Assert.Equal("histogram", types["cartactor_request_duration_seconds"]);
+        Assert.Equal("gauge", types["cartactor_active_carts"]);
+        Assert.All(types.Where(t => t.Value == "counter"), t => Assert.EndsWith("_total", t.Key, StringComparison.Ordinal));
+        Assert.All(types.Where(t => t.Value == "histogram"), t => Assert.Matches("_(seconds|bytes|items)$", t.Key));
+    }
+
     [Fact]
     public async Task RequestsMutationsAndActiveCartsAreCountedPerRpcStatusAndType()
     {
@@ -39,19 +67,19 @@ public sealed class MetricsTests
         var after = await node.ScrapeAsync();
 
         double Delta(string series) => after.GetValueOrDefault(series) - before.GetValueOrDefault(series);
-        Assert.Equal(2, Delta("cartactor_node_grpc_requests{rpc=\"Apply\",status=\"OK\"}"));
-        Assert.Equal(1, Delta("cartactor_node_grpc_requests{rpc=\"Apply\",status=\"InvalidArgument\"}"));
-        Assert.Equal(1, Delta("cartactor_node_grpc_requests{rpc=\"Get\",status=\"OK\"}"));
-        Assert.Equal(2, Delta("cartactor_node_grpc_request_duration_seconds_count{rpc=\"Apply\",status=\"OK\"}"));
-        Assert.Equal(1, Delta("cartactor_node_grpc_request_duration_seconds_count{rpc=\"Apply\",status=\"InvalidArgument\"}"));
-        Assert.Equal(1, Delta("cartactor_node_grpc_request_duration_seconds_count{rpc=\"Get\",status=\"OK\"}"));
-        Assert.Equal(2, Delta("cartactor_node_grpc_request_duration_seconds_bucket{rpc=\"Apply\",status=\"OK\",le=\"+Inf\"}"));
-        Assert.InRange(Delta("cartactor_node_grpc_request_duration_seconds_sum{rpc=\"Apply\",status=\"OK\"}"), double.Epsilon, 30);
-        Assert.Equal(2, Delta("cartactor_cart_mutations_applied{type=\"AddItem\"}"));
-        Assert.Equal(1, Delta("cartactor_cart_mutations_failed{type=\"AddItem\"}"));
-        Assert.Equal(1, Delta("cartactor_cart_mutations_failed{type=\"RemoveItem\"}"));
-        Assert.Equal(2, after["cartactor_cart_active"]);
-        Assert.Equal(0, after["cartactor_cart_shard_queue_depth"]);
+        Assert.Equal(2, Delta("cartactor_requests_total{rpc=\"Apply\",status=\"OK\"}"));
+        Assert.Equal(1, Delta("cartactor_requests_total{rpc=\"Apply\",status=\"InvalidArgument\"}"));
+        Assert.Equal(1, Delta("cartactor_requests_total{rpc=\"Get\",status=\"OK\"}"));
+        Assert.Equal(2, Delta("cartactor_request_duration_seconds_count{rpc=\"Apply\",status=\"OK\"}"));
+        Assert.Equal(1, Delta("cartactor_request_duration_seconds_count{rpc=\"Apply\",status=\"InvalidArgument\"}"));
+        Assert.Equal(1, Delta("cartactor_request_duration_seconds_count{rpc=\"Get\",status=\"OK\"}"));
+        Assert.Equal(2, Delta("cartactor_request_duration_seconds_bucket{le=\"+Inf\",rpc=\"Apply\",status=\"OK\"}"));
+        Assert.InRange(Delta("cartactor_request_duration_seconds_sum{rpc=\"Apply\",status=\"OK\"}"), double.Epsilon, 30);
+        Assert.Equal(2, Delta("cartactor_mutations_total{result=\"applied\",type=\"AddItem\"}"));
+        Assert.Equal(1, Delta("cartactor_mutations_total{result=\"refused\",type=\"AddItem\"}"));
+        Assert.Equal(1, Delta("cartactor_mutations_total{result=\"refused\",type=\"RemoveItem\"}"));
+        Assert.Equal(2, after["cartactor_active_carts"]);
+        Assert.Equal(0, after["cartactor_shard_queue_depth"]);
     }
 
     [Fact]
@@ -66,21 +94,31 @@ public sealed class MetricsTests
         }
 
         var after = await node.ScrapeAsync();
-        Assert.Equal(2, after.GetValueOrDefault("cartactor_cart_evictions{reason=\"capacity\"}") - before.GetValueOrDefault("cartactor_cart_evictions{reason=\"capacity\"}"));
-        Assert.Equal(1, after["cartactor_cart_active"]);
+        Assert.Equal(2, after.GetValueOrDefault("cartactor_evictions_total{reason=\"capacity\"}") - before.GetValueOrDefault("cartactor_evictions_total{reason=\"capacity\"}"));
+        Assert.Equal(1, after["cartactor_active_carts"]);
+    }
+
+    [Fact]
+    public async Task TwoNodesInOneProcessEachExportOnlyTheirOwnFigures()
+    {
+        await using var a = await RunningNode.StartAsync();
+        await using var b = await RunningNode.StartAsync();
+        await a.Client.ApplyAsync(Carts.Apply(Carts.NewId(), Carts.Item("sku-a"))).WithTimeout();
+
+        Assert.Equal(1, (await a.ScrapeAsync())["cartactor_requests_total{rpc=\"Apply\",status=\"OK\"}"]);
+        Assert.Equal(0, (await b.ScrapeAsync()).GetValueOrDefault("cartactor_requests_total{rpc=\"Apply\",status=\"OK\"}"));
     }
 
     [Fact]
     public async Task TheLatencyHistogramResolvesSubMillisecondCalls()
     {
         await using var node = await RunningNode.StartAsync();
-        await node.ScrapeAsync();
         await node.Client.GetAsync(new GetRequest { Id = Carts.NewId() }).WithTimeout();
 
-        const string Prefix = "cartactor_node_grpc_request_duration_seconds_bucket{rpc=\"Get\",status=\"OK\",le=\"";
+        const string Prefix = "cartactor_request_duration_seconds_bucket{le=\"";
         var bounds = (await node.ScrapeAsync()).Keys
-            .Where(k => k.StartsWith(Prefix, StringComparison.Ordinal))
-            .Select(k => k[Prefix.Length..^2])
+            .Where(k => k.StartsWith(Prefix, StringComparison.Ordinal) && k.Contains("rpc=\"Get\"", StringComparison.Ordinal))
+            .Select(k => k[Prefix.Length..k.IndexOf('"', Prefix.Length)])
             .Where(le => le != "+Inf")
             .Select(le => double.Parse(le, CultureInfo.InvariantCulture))
             .ToList();
@@ -88,5 +126,33 @@ public sealed class MetricsTests
         // A cart call takes tens of microseconds: with buckets starting at 10 ms every call would land in the first one.
         Assert.Contains(bounds, b => b <= 0.0001);
         Assert.True(bounds.Count(b => b < 0.01) >= 5, "bounds below 10 ms: " + string.Join(", ", bounds.Where(b => b < 0.01)));
+    }
+}
+
+/// <summary>The exporter listens on the hot path: recording a request and a mutation must allocate nothing.</summary>
+public sealed class MetricsRecordingCostTests
+{
+    [Fact]
+    public async Task RecordingARequestAndAMutationAllocatesNothing()
+    {
+        await using var node = await RunningNode.StartAsync();
+        var metrics = node.Get<CartActor.Node.Diagnostics.NodeMetrics>();
+        var cartMetrics = node.Get<CartRuntime>().Metrics;
+        const string Apply = "/control_plane_messages.ControlPlane/Apply";
+        for (var i = 0; i < 100; i++)
+        {
+            metrics.Record(Apply, StatusCode.OK, TimeSpan.FromMicroseconds(50));
+            cartMetrics.MutationApplied("AddItem");
+        }
+
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        for (var i = 0; i < 10_000; i++)
+        {
+            metrics.Record(Apply, StatusCode.OK, TimeSpan.FromMicroseconds(50));
+            cartMetrics.MutationApplied("AddItem");
+        }
+
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        Assert.Equal(10_100, (await node.ScrapeAsync())["cartactor_requests_total{rpc=\"Apply\",status=\"OK\"}"]);
     }
 }

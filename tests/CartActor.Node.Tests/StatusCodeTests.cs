@@ -138,9 +138,9 @@ public sealed class OverloadTests
 
         // Operators see the refusals: per RPC and status, and as shard rejections.
         var after = await node.ScrapeAsync();
-        const string Refused = "cartactor_node_grpc_requests{rpc=\"Apply\",status=\"ResourceExhausted\"}";
+        const string Refused = "cartactor_requests_total{rpc=\"Apply\",status=\"ResourceExhausted\"}";
         Assert.Equal(exhausted, after.GetValueOrDefault(Refused) - before.GetValueOrDefault(Refused));
-        Assert.Equal(exhausted, after.GetValueOrDefault("cartactor_cart_rejections") - before.GetValueOrDefault("cartactor_cart_rejections"));
+        Assert.Equal(exhausted, after.GetValueOrDefault("cartactor_shard_refusals_total") - before.GetValueOrDefault("cartactor_shard_refusals_total"));
 
         // Still serving: a new call succeeds on a sound cart.
         var applied = await node.Client.ApplyAsync(Carts.Apply(carts[0], Carts.Item("sku-after"))).WithTimeout();

@@ -4,7 +4,9 @@ using System.Diagnostics.Metrics;
 namespace CartActor.Diagnostics;
 
 /// <summary>
-/// The runtime's instruments (meter "CartActor"). Recording is lock-free and allocation-free: tags are
+/// The runtime's instruments (meter "CartActor"). Names are the exported Prometheus names without the suffix
+/// the exporter adds: counters gain "_total" (cartactor_mutations_total), so none of them ends in it here.
+/// Recording is lock-free and allocation-free: tags are
 /// interned strings passed as single KeyValuePairs. Every tag value comes from a fixed set: a mutation type
 /// that is not one of the registry's is counted as <see cref="UnknownType"/>, because each distinct label value
 /// is a permanent series (client text as a label let one request add thousands of them to /metrics).
@@ -17,8 +19,10 @@ public sealed class CartMetrics : IDisposable
     public const string UnknownType = "unknown";
 
     private readonly Meter _meter;
-    private readonly Counter<long> _applied;
-    private readonly Counter<long> _failed;
+    private static readonly KeyValuePair<string, object?> Applied = new("result", "applied");
+    private static readonly KeyValuePair<string, object?> Refused = new("result", "refused");
+
+    private readonly Counter<long> _mutations;
     private readonly Counter<long> _evictions;
     private readonly Counter<long> _rejections;
     private readonly FrozenDictionary<string, string> _typeLabels;
@@ -31,17 +35,16 @@ public sealed class CartMetrics : IDisposable
             .Distinct(StringComparer.Ordinal)
             .ToFrozenDictionary(t => t, t => t, StringComparer.Ordinal);
         _meter = factory?.Create(MeterName) ?? new Meter(MeterName);
-        _applied = _meter.CreateCounter<long>("cart_mutations_applied", description: "Mutations applied, by type.");
-        _failed = _meter.CreateCounter<long>("cart_mutations_failed", description: "Mutations refused, by type.");
-        _evictions = _meter.CreateCounter<long>("cart_evictions", description: "Carts evicted from memory, by reason.");
-        _rejections = _meter.CreateCounter<long>("cart_rejections", description: "Requests refused because a shard queue was full.");
+        _mutations = _meter.CreateCounter<long>("cartactor_mutations", description: "Mutations by type and result (applied, or refused by a cart rule).");
+        _evictions = _meter.CreateCounter<long>("cartactor_evictions", description: "Carts evicted from memory, by reason.");
+        _rejections = _meter.CreateCounter<long>("cartactor_shard_refusals", description: "Requests refused at once because their shard's queue was full (RESOURCE_EXHAUSTED).");
     }
 
     public Meter Meter => _meter;
 
-    public void MutationApplied(string type) => _applied.Add(1, new KeyValuePair<string, object?>("type", TypeLabel(type)));
+    public void MutationApplied(string type) => _mutations.Add(1, new KeyValuePair<string, object?>("type", TypeLabel(type)), Applied);
 
-    public void MutationFailed(string type) => _failed.Add(1, new KeyValuePair<string, object?>("type", TypeLabel(type)));
+    public void MutationFailed(string type) => _mutations.Add(1, new KeyValuePair<string, object?>("type", TypeLabel(type)), Refused);
 
     public void Evicted(EvictionReason reason) => _evictions.Add(1, new KeyValuePair<string, object?>("reason", ReasonTag(reason)));
 
@@ -50,8 +53,8 @@ public sealed class CartMetrics : IDisposable
     /// <summary>Gauges read from the runtime when a collector asks.</summary>
     internal void Observe(Func<long> activeCarts, Func<long> queueDepth)
     {
-        _meter.CreateObservableGauge("cart_active", activeCarts, description: "Carts live in memory.");
-        _meter.CreateObservableGauge("cart_shard_queue_depth", queueDepth, description: "Work items queued over all shards.");
+        _meter.CreateObservableGauge("cartactor_active_carts", activeCarts, description: "Carts live in memory.");
+        _meter.CreateObservableGauge("cartactor_shard_queue_depth", queueDepth, description: "Work items queued over all shards.");
     }
 
     public void Dispose() => _meter.Dispose();

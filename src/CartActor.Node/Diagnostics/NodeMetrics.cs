@@ -4,7 +4,10 @@ using Grpc.Core;
 
 namespace CartActor.Node.Diagnostics;
 
-/// <summary>Per-RPC request count and latency, tagged by method and status (meter "CartActor.Node").</summary>
+/// <summary>
+/// Per-RPC request count and latency, tagged by method and status (meter "CartActor.Node"). Exported as
+/// cartactor_requests_total and cartactor_request_duration_seconds (the exporter adds "_total" to counters).
+/// </summary>
 public sealed class NodeMetrics : IDisposable
 {
     public const string MeterName = "CartActor.Node";
@@ -19,11 +22,11 @@ public sealed class NodeMetrics : IDisposable
     public NodeMetrics(IMeterFactory factory)
     {
         _meter = factory.Create(MeterName);
-        _requests = _meter.CreateCounter<long>("grpc_requests", description: "gRPC requests served, by method and status.");
+        _requests = _meter.CreateCounter<long>("cartactor_requests", description: "gRPC requests served, by RPC and status.");
         _duration = _meter.CreateHistogram<double>(
-            "grpc_request_duration_seconds",
+            "cartactor_request_duration_seconds",
             unit: "s",
-            description: "gRPC request latency, by method and status.",
+            description: "gRPC request latency in seconds, by RPC and status.",
             advice: new InstrumentAdvice<double>
             {
                 HistogramBucketBoundaries = [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],

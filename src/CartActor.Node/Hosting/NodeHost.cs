@@ -8,7 +8,8 @@ using Grpc.HealthCheck;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Logging.Console;
 using Microsoft.Extensions.Options;
-using Prometheus;
+using System.Diagnostics.Metrics;
+using OpenTelemetry.Metrics;
 
 namespace CartActor.Node.Hosting;
 
@@ -71,7 +72,7 @@ public static class NodeHost
             // Every registered observer (the announcer; a test's own) sees each activation and eviction.
             observer: new CompositeLifecycleObserver(sp.GetServices<ICartLifecycleObserver>().ToArray()),
             registry: null,
-            meterFactory: sp.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>(),
+            meterFactory: sp.GetRequiredService<IMeterFactory>(),
             store: sp.GetRequiredService<StoreHolder>().Store));
         builder.Services.AddSingleton<NodeIdentity>();
         builder.Services.AddSingleton<NodeMetrics>();
@@ -109,32 +110,38 @@ public static class NodeHost
         builder.Services.UseStrictRequestParsing();
         builder.Services.AddGrpcReflection();
 
-        // Only the node's own meters reach /metrics: listening to ASP.NET's per-request meters would add work
-        // to every call. EventCounters are off for the same reason. Histograms keep the buckets their instrument
-        // advises (sub-millisecond for RPC latency); the adapter's default buckets start at 10 ms.
-        Metrics.SuppressDefaultMetrics(new SuppressDefaultMetricOptions { SuppressEventCounters = true });
-        Metrics.ConfigureMeterAdapter(adapter =>
-        {
-            adapter.InstrumentFilterPredicate =
-                instrument => instrument.Meter.Name is CartActor.Diagnostics.CartMetrics.MeterName or NodeMetrics.MeterName;
-            adapter.ResolveHistogramBuckets = AdvisedBuckets;
-        });
+        // /metrics: OpenTelemetry's Prometheus exporter over the node's System.Diagnostics.Metrics instruments.
+        // Chosen over prometheus-net's meter adapter, which exported counters as gauges without "_total" and lost
+        // what was counted before the first scrape: the SDK aggregates cumulatively from the moment the host
+        // starts, exports counters as counters with "_total", adds the unit to histogram names and keeps each
+        // instrument's advised buckets. Only this node's meters are exported (a view drops instruments of other
+        // meter factories, so two nodes in one process report their own figures), and ASP.NET's per-request
+        // meters are not listened to at all (they would add work to every call).
+        IServiceProvider? nodeServices = null;
+        builder.Services.AddOpenTelemetry().WithMetrics(metrics => metrics
+            .AddMeter(CartActor.Diagnostics.CartMetrics.MeterName, NodeMetrics.MeterName)
+            .AddView(instrument => nodeServices is not null && ReferenceEquals(instrument.Meter.Scope, nodeServices.GetService<IMeterFactory>())
+                ? null
+                : MetricStreamConfiguration.Drop)
+            .AddPrometheusExporter(prometheus =>
+            {
+                // Every scrape sees the figures of that moment; no series carry the SDK's scope or target labels.
+                prometheus.ScrapeResponseCacheDurationMilliseconds = 0;
+                prometheus.ScopeInfoEnabled = false;
+                prometheus.TargetInfoEnabled = false;
+            }));
 
         var app = builder.Build();
+        nodeServices = app.Services;
         app.MapGrpcService<ControlPlaneService>();
         app.MapGrpcService<HealthServiceImpl>();
         app.MapGrpcReflectionService();
         app.MapGet("/healthz", () => Results.Text("ok"));
         app.MapGet("/readyz", (NodeReadiness readiness) =>
             readiness.IsReady ? Results.Text("ready") : Results.Text(readiness.Reason, statusCode: StatusCodes.Status503ServiceUnavailable));
-        app.MapMetrics("/metrics");
+        app.MapPrometheusScrapingEndpoint("/metrics");
         return app;
     }
-
-    private static double[] AdvisedBuckets(System.Diagnostics.Metrics.Instrument instrument) =>
-        instrument is System.Diagnostics.Metrics.Histogram<double> { Advice.HistogramBucketBoundaries: { Count: > 0 } bounds }
-            ? [.. bounds]
-            : MeterAdapterOptions.DefaultHistogramBuckets;
 
     private static NodeOptions ReadNodeOptions(IConfiguration configuration)
     {
