@@ -61,7 +61,7 @@ internal sealed class BenchNode : IDisposable
         string[] args =
         [
             "--port", "0", "--http-port", "0", "--host", "127.0.0.1", "--store", "memory", "--data-dir", dataDir,
-            "--Node:ShutdownTimeout", "00:00:05", .. extraArgs ?? [],
+            "--Node:ShutdownTimeout", "00:00:05", "--Node:DrainDelay", "0s", .. extraArgs ?? [],
         ];
         var app = NodeHost.Build(args, builder =>
         {
