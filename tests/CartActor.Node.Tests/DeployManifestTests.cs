@@ -1,0 +1,186 @@
+using CartActor.Node.Hosting;
+using Microsoft.Extensions.Configuration;
+using YamlDotNet.RepresentationModel;
+
+namespace CartActor.Node.Tests;
+
+/// <summary>
+/// deploy/ cannot be built or applied here, so its files are checked against the node itself: every flag the
+/// container passes is one the node accepts (the real command-line check), ports, probe paths and timings
+/// agree with the node's settings and defaults, and the Services, budget and store point at what exists.
+/// </summary>
+public sealed class DeployManifestTests
+{
+    private static readonly List<YamlMappingNode> Manifests = LoadManifests();
+
+    private static YamlMappingNode Deployment => Single("Deployment", "cartactor");
+
+    private static YamlMappingNode Container => (YamlMappingNode)((YamlSequenceNode)At(Deployment, "spec.template.spec.containers")).Children.Single();
+
+    /// <summary>The container's arguments as the node receives them (Kubernetes expands $(POD_IP)).</summary>
+    private static string[] Args => ((YamlSequenceNode)At(Container, "args")).Children.Select(Text).Select(a => a.Replace("$(POD_IP)", "10.1.2.3", StringComparison.Ordinal)).ToArray();
+
+    private static IConfiguration Settings => new ConfigurationBuilder().AddCommandLine(Args, NodeCommandLine.SwitchMappings.ToDictionary()).Build();
+
+    [Fact]
+    public void EveryFlagAndValueTheContainerPassesIsOneTheNodeAccepts()
+    {
+        NodeCommandLine.Check(Args);
+        NodeSettings.CheckAndNormalize(Settings);
+
+        Assert.Equal("*", Settings["Node:Bind"]);
+        Assert.StartsWith("redis://", Settings["Node:Store"], StringComparison.Ordinal);
+        Assert.Contains(((YamlSequenceNode)At(Container, "env")).Children, e => Text(At(e, "name")) == "POD_IP" && Text(At(e, "valueFrom.fieldRef.fieldPath")) == "status.podIP");
+    }
+
+    [Fact]
+    public void ContainerPortsAndProbesMatchTheNodesPortsAndPaths()
+    {
+        var grpcPort = Port("Node:Port", new NodeOptions().Port);
+        var httpPort = Port("Node:HttpPort", new NodeOptions().HttpPort);
+
+        Assert.Equal(grpcPort, ContainerPort("grpc"));
+        Assert.Equal(httpPort, ContainerPort("http"));
+        Assert.Equal("/readyz", Text(At(Container, "readinessProbe.httpGet.path")));
+        Assert.Equal(httpPort, ContainerPort(Text(At(Container, "readinessProbe.httpGet.port"))));
+        Assert.Equal("/healthz", Text(At(Container, "livenessProbe.httpGet.path")));
+        Assert.Equal(httpPort, ContainerPort(Text(At(Container, "livenessProbe.httpGet.port"))));
+    }
+
+    [Fact]
+    public void TheGracePeriodCoversTheDrainDelayAndTheShutdownTimeout()
+    {
+        var defaults = new NodeOptions();
+        var drainDelay = Duration("Node:DrainDelay", defaults.DrainDelay);
+        var shutdown = Duration("Node:ShutdownTimeout", defaults.ShutdownTimeout);
+        var preStopSleep = TryAt(Container, "lifecycle.preStop") is null ? TimeSpan.Zero : throw new InvalidOperationException("a preStop hook: add its length here");
+        var grace = TimeSpan.FromSeconds(int.Parse(Text(At(Deployment, "spec.template.spec.terminationGracePeriodSeconds")), System.Globalization.CultureInfo.InvariantCulture));
+
+        Assert.True(drainDelay < shutdown, $"DrainDelay {drainDelay} must be below ShutdownTimeout {shutdown}");
+        Assert.True(grace > preStopSleep + drainDelay + shutdown, $"terminationGracePeriodSeconds {grace} must exceed preStop + DrainDelay + ShutdownTimeout ({preStopSleep + drainDelay + shutdown})");
+        Assert.Equal("0", Text(At(Deployment, "spec.strategy.rollingUpdate.maxUnavailable")));
+    }
+
+    [Fact]
+    public void PeersAreFoundThroughAHeadlessServiceThatTheSeedsName()
+    {
+        var peers = Single("Service", "cartactor-peers");
+        Assert.Equal("None", Text(At(peers, "spec.clusterIP")));
+        Assert.Equal("true", Text(At(peers, "spec.publishNotReadyAddresses")));
+        AssertSelects(At(peers, "spec.selector"));
+
+        var seeds = NodeCommandLine.SplitSeeds([Settings["Node:Seeds"] ?? string.Empty]);
+        var seed = Assert.Single(seeds);
+        Assert.True(HostName.TryParse(seed, out var endpoint));
+        Assert.Equal("cartactor-peers", endpoint.Host.Split('.')[0]);
+        var port = ((YamlSequenceNode)At(peers, "spec.ports")).Children.Single();
+        Assert.Equal(endpoint.Port, int.Parse(Text(At(port, "port")), System.Globalization.CultureInfo.InvariantCulture));
+        Assert.Equal(endpoint.Port, ContainerPort(Text(At(port, "targetPort"))));
+    }
+
+    [Fact]
+    public void TheClientServiceAndTheDisruptionBudgetSelectTheNodes()
+    {
+        var client = Single("Service", "cartactor");
+        AssertSelects(At(client, "spec.selector"));
+        foreach (var port in ((YamlSequenceNode)At(client, "spec.ports")).Children)
+        {
+            Assert.True(ContainerPort(Text(At(port, "targetPort"))) > 0);
+        }
+
+        var budget = Single("PodDisruptionBudget", "cartactor");
+        AssertSelects(At(budget, "spec.selector.matchLabels"));
+        Assert.NotNull(TryAt(budget, "spec.maxUnavailable") ?? TryAt(budget, "spec.minAvailable"));
+    }
+
+    [Fact]
+    public void TheClusterStoreIsTheRedisServiceDeployedBesideIt()
+    {
+        var store = new Uri(Settings["Node:Store"]!);
+        var redis = Single("Service", store.Host);
+        Assert.Contains(((YamlSequenceNode)At(redis, "spec.ports")).Children, p => Text(At(p, "port")) == store.Port.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        Assert.NotNull(Manifests.SingleOrDefault(m => Text(At(m, "kind")) == "StatefulSet" && Text(At(m, "metadata.name")) == store.Host));
+    }
+
+    [Fact]
+    public void EveryContainerRequestsResources()
+    {
+        foreach (var container in Manifests.Where(m => TryAt(m, "spec.template.spec.containers") is not null)
+                     .SelectMany(m => ((YamlSequenceNode)At(m, "spec.template.spec.containers")).Children))
+        {
+            Assert.NotNull(TryAt(container, "resources.requests.cpu"));
+            Assert.NotNull(TryAt(container, "resources.requests.memory"));
+        }
+    }
+
+    [Fact]
+    public void TheImageIsMultiStageNonRootAndListensOnEveryInterfaceOnTheDefaultPorts()
+    {
+        var lines = File.ReadAllLines(RepositoryFiles.PathOf("deploy", "Dockerfile")).Select(l => l.Trim()).Where(l => l.Length > 0 && !l.StartsWith('#')).ToList();
+        var defaults = new NodeOptions();
+
+        Assert.True(lines.Count(l => l.StartsWith("FROM ", StringComparison.Ordinal)) >= 2, "multi-stage: a build stage and a runtime stage");
+        var user = Assert.Single(lines, l => l.StartsWith("USER ", StringComparison.Ordinal))[5..].Trim();
+        Assert.NotEqual("root", user);
+        Assert.NotEqual("0", user);
+        Assert.Contains(lines, l => l.Contains("Node__Bind=\"*\"", StringComparison.Ordinal));
+        var exposed = Assert.Single(lines, l => l.StartsWith("EXPOSE ", StringComparison.Ordinal))[7..].Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal([defaults.Port.ToString(System.Globalization.CultureInfo.InvariantCulture), defaults.HttpPort.ToString(System.Globalization.CultureInfo.InvariantCulture)], exposed);
+        Assert.Equal(user, Text(At(Deployment, "spec.template.spec.securityContext.runAsUser")));
+    }
+
+    private static int Port(string key, int defaultValue) => Settings[key] is { } value ? int.Parse(value, System.Globalization.CultureInfo.InvariantCulture) : defaultValue;
+
+    private static TimeSpan Duration(string key, TimeSpan defaultValue) =>
+        Settings[key] is { } value ? (Durations.TryParse(value, out var d) ? d : throw new FormatException(value)) : defaultValue;
+
+    private static int ContainerPort(string nameOrNumber) =>
+        int.TryParse(nameOrNumber, out var number) ? number
+        : int.Parse(Text(At(((YamlSequenceNode)At(Container, "ports")).Children.Single(p => Text(At(p, "name")) == nameOrNumber), "containerPort")), System.Globalization.CultureInfo.InvariantCulture);
+
+    private static void AssertSelects(YamlNode selector)
+    {
+        var podLabels = (YamlMappingNode)At(Deployment, "spec.template.metadata.labels");
+        foreach (var (key, value) in ((YamlMappingNode)selector).Children)
+        {
+            Assert.Equal(Text(value), Text(podLabels.Children[key]));
+        }
+    }
+
+    private static YamlMappingNode Single(string kind, string name) =>
+        Manifests.Single(m => Text(At(m, "kind")) == kind && Text(At(m, "metadata.name")) == name);
+
+    private static YamlNode At(YamlNode node, string path) =>
+        TryAt(node, path) ?? throw new KeyNotFoundException($"{path} not found");
+
+    private static YamlNode? TryAt(YamlNode node, string path)
+    {
+        foreach (var part in path.Split('.'))
+        {
+            if (node is not YamlMappingNode map || !map.Children.TryGetValue(new YamlScalarNode(part), out var next))
+            {
+                return null;
+            }
+
+            node = next;
+        }
+
+        return node;
+    }
+
+    private static string Text(YamlNode node) => ((YamlScalarNode)node).Value ?? string.Empty;
+
+    private static List<YamlMappingNode> LoadManifests()
+    {
+        var manifests = new List<YamlMappingNode>();
+        foreach (var file in Directory.GetFiles(RepositoryFiles.PathOf("deploy", "kubernetes"), "*.yaml"))
+        {
+            var stream = new YamlStream();
+            using var reader = new StreamReader(file);
+            stream.Load(reader);
+            manifests.AddRange(stream.Documents.Select(d => d.RootNode).OfType<YamlMappingNode>());
+        }
+
+        return manifests;
+    }
+}
