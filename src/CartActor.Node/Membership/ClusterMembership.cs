@@ -18,8 +18,9 @@ namespace CartActor.Node.Membership;
 /// seeds and merges views with Negotiate. Every change is published as a new ring snapshot, and every new
 /// snapshot drops from memory the carts this node no longer serves (their records are written; whoever
 /// serves them next loads them from the store). The heartbeat also polls the store's health for readiness.
-/// The peer table is guarded by a lock: it changes at heartbeat pace, never on the request path; the request
-/// path reads one timestamp (<see cref="IsViewStale"/>).
+/// This type is the loop and its I/O; the membership rules live in <see cref="PeerTable"/> (pure, unit-tested
+/// on a fake clock), guarded here by a lock: it changes at heartbeat pace, never on the request path; the
+/// request path reads one timestamp (<see cref="IsViewStale"/>).
 /// </summary>
 public sealed class ClusterMembership : BackgroundService, IHostedLifecycleService
 {
@@ -33,7 +34,7 @@ public sealed class ClusterMembership : BackgroundService, IHostedLifecycleServi
     private readonly ILogger<ClusterMembership> _logger;
     private readonly IHostApplicationLifetime _lifetime;
     private readonly Lock _gate = new();
-    private readonly Dictionary<string, PeerState> _peers = new(StringComparer.Ordinal);
+    private readonly PeerTable _peers;
     private readonly SemaphoreSlim _tickLock = new(1, 1);
     private readonly CartRuntime _runtime;
     private readonly long _staleAfterTicks;
@@ -71,6 +72,7 @@ public sealed class ClusterMembership : BackgroundService, IHostedLifecycleServi
         _options = options.Value;
         _time = time;
         _logger = logger;
+        _peers = new PeerTable(_options, _node.MaxKnownHosts, time);
 
         // A view is stale once no peer has answered for the suspect time plus a slow heartbeat's pings.
         var staleAfter = _options.PingInterval * _options.SuspectAfterMisses + _options.PingTimeout * 2;
@@ -147,10 +149,8 @@ public sealed class ClusterMembership : BackgroundService, IHostedLifecycleServi
         host = RingSnapshot.Normalize(host);
         lock (_gate)
         {
-            if (_peers.TryGetValue(host, out var peer) && peer.Status == PeerStatus.Alive)
+            if (_peers.MarkUnreachable(host))
             {
-                peer.Status = PeerStatus.Suspect;
-                peer.Misses = Math.Max(peer.Misses, _options.SuspectAfterMisses);
                 ClusterLog.MemberUnreachable(_logger, host);
                 PublishLocked();
             }
@@ -170,25 +170,10 @@ public sealed class ClusterMembership : BackgroundService, IHostedLifecycleServi
             return;
         }
 
-        var learnt = false;
+        bool learnt;
         lock (_gate)
         {
-            foreach (var raw in hosts)
-            {
-                var host = RingSnapshot.Normalize(raw);
-                if (host == _view.Self || _peers.ContainsKey(host) || !HostName.TryParse(host, out _))
-                {
-                    continue;
-                }
-
-                if (_peers.Count >= _node.MaxKnownHosts)
-                {
-                    break;
-                }
-
-                _peers[host] = new PeerState(host, _time.GetTimestamp());
-                learnt = true;
-            }
+            learnt = _peers.Learn(hosts, _view.Self) > 0;
         }
 
         if (learnt)
@@ -225,7 +210,7 @@ public sealed class ClusterMembership : BackgroundService, IHostedLifecycleServi
         lock (_gate)
         {
             var hosts = new List<string> { _view.Self };
-            hosts.AddRange(_peers.Values.Where(p => p.Status == PeerStatus.Alive).Select(p => p.Host).Order(StringComparer.Ordinal));
+            hosts.AddRange(_peers.Alive);
             return hosts;
         }
     }
@@ -318,13 +303,13 @@ public sealed class ClusterMembership : BackgroundService, IHostedLifecycleServi
                 Learn(await ResolveSeedsAsync(cancellationToken).ConfigureAwait(false));
             }
 
-            PeerState[] peers;
+            string[] peers;
             lock (_gate)
             {
-                peers = _peers.Values.ToArray();
+                peers = _peers.Hosts;
             }
 
-            var replies = await Task.WhenAll(peers.Select(p => PingAsync(p.Host, cancellationToken))).ConfigureAwait(false);
+            var replies = await Task.WhenAll(peers.Select(p => PingAsync(p, cancellationToken))).ConfigureAwait(false);
             if (peers.Length == 0)
             {
                 Volatile.Write(ref _freshUntil, long.MaxValue);
@@ -362,73 +347,28 @@ public sealed class ClusterMembership : BackgroundService, IHostedLifecycleServi
         }
     }
 
-    private bool ApplyPingResults(PeerState[] peers, string?[] replies)
+    private bool ApplyPingResults(string[] peers, string?[] replies)
     {
-        var now = _time.GetTimestamp();
-        var changed = false;
-        for (var i = 0; i < peers.Length; i++)
+        var events = _peers.ApplyPings([.. peers.Zip(replies)], _view.Self, out var changed);
+        foreach (var e in events)
         {
-            var peer = peers[i];
-            if (!_peers.TryGetValue(peer.Host, out var current) || !ReferenceEquals(current, peer))
+            switch (e.Kind)
             {
-                continue;
-            }
-
-            var answeredAs = replies[i] is { } reported ? RingSnapshot.Normalize(reported) : null;
-            if (answeredAs is not null && answeredAs == _view.Self)
-            {
-                // A seed that resolved to this very node.
-                _peers.Remove(peer.Host);
-                continue;
-            }
-
-            if (answeredAs is not null && answeredAs != peer.Host)
-            {
-                // An address (say a seed's IP) answered with its advertised name: the name is the member.
-                _peers.Remove(peer.Host);
-                if (!_peers.TryGetValue(answeredAs, out var named))
-                {
-                    named = new PeerState(answeredAs, now);
-                    _peers[answeredAs] = named;
-                }
-
-                peer = named;
-            }
-
-            if (answeredAs is not null)
-            {
-                peer.Misses = 0;
-                peer.LastHeard = now;
-                if (peer.Status != PeerStatus.Alive)
-                {
-                    ClusterLog.MemberAlive(_logger, peer.Host, peer.Status.ToString());
-                    _view.MarkAlive(peer.Host);
-                    peer.Status = PeerStatus.Alive;
-                    changed = true;
-                }
-
-                continue;
-            }
-
-            peer.Misses++;
-            switch (peer.Status)
-            {
-                case PeerStatus.Candidate when _time.GetElapsedTime(peer.FirstKnown) >= _options.DeadAfter:
-                    _peers.Remove(peer.Host);
-                    ClusterLog.CandidateForgotten(_logger, peer.Host);
+                case PeerEventKind.Alive:
+                    ClusterLog.MemberAlive(_logger, e.Host, e.Detail);
+                    _view.MarkAlive(e.Host);
                     break;
-                case PeerStatus.Alive when peer.Misses >= _options.SuspectAfterMisses:
-                    peer.Status = PeerStatus.Suspect;
-                    ClusterLog.MemberSuspect(_logger, peer.Host, peer.Misses);
-                    changed = true;
+                case PeerEventKind.Suspect:
+                    ClusterLog.MemberSuspect(_logger, e.Host, int.Parse(e.Detail, System.Globalization.CultureInfo.InvariantCulture));
                     break;
-                case PeerStatus.Suspect when _time.GetElapsedTime(peer.LastHeard) >= _options.DeadAfter:
-                    _peers.Remove(peer.Host);
-                    _clients.Forget(peer.Host);
-                    _hints.ForgetHost(peer.Host);
-                    _view.MarkDead(peer.Host);
-                    ClusterLog.MemberDead(_logger, peer.Host);
-                    changed = true;
+                case PeerEventKind.Dead:
+                    _clients.Forget(e.Host);
+                    _hints.ForgetHost(e.Host);
+                    _view.MarkDead(e.Host);
+                    ClusterLog.MemberDead(_logger, e.Host);
+                    break;
+                case PeerEventKind.Forgotten:
+                    ClusterLog.CandidateForgotten(_logger, e.Host);
                     break;
             }
         }
@@ -438,8 +378,8 @@ public sealed class ClusterMembership : BackgroundService, IHostedLifecycleServi
 
     private void PublishLocked()
     {
-        var members = _peers.Values.Where(p => p.Status is PeerStatus.Alive or PeerStatus.Suspect).Select(p => p.Host).ToArray();
-        var suspects = _peers.Values.Where(p => p.Status == PeerStatus.Suspect).Select(p => p.Host).ToHashSet(StringComparer.Ordinal);
+        var members = _peers.Members;
+        var suspects = _peers.Suspects;
         var before = _view.Map.Current;
         var ring = _view.Map.Publish(members, suspects, _time.GetTimestamp());
         if (ring.RingId != before.RingId)
@@ -470,8 +410,8 @@ public sealed class ClusterMembership : BackgroundService, IHostedLifecycleServi
         lock (_gate)
         {
             request.KnownHosts.Add(_view.Self);
-            request.KnownHosts.AddRange(_peers.Keys.Order(StringComparer.Ordinal));
-            members = _peers.Values.Where(p => p.Status == PeerStatus.Alive).Select(p => p.Host).ToArray();
+            request.KnownHosts.AddRange(_peers.Hosts.Order(StringComparer.Ordinal));
+            members = [.. _peers.Alive];
         }
 
         var replies = await Task.WhenAll(members.Select(async host =>
@@ -537,7 +477,7 @@ public sealed class ClusterMembership : BackgroundService, IHostedLifecycleServi
         lock (_gate)
         {
             // Converged: nothing new was learnt in a full round, and every learnt host has answered or been forgotten.
-            return _peers.Count == peersBefore && _peers.Values.All(p => p.Status != PeerStatus.Candidate);
+            return _peers.Count == peersBefore && _peers.NoCandidates;
         }
     }
 
@@ -583,21 +523,5 @@ public sealed class ClusterMembership : BackgroundService, IHostedLifecycleServi
     {
         _tickLock.Dispose();
         base.Dispose();
-    }
-
-    private enum PeerStatus
-    {
-        Candidate,
-        Alive,
-        Suspect,
-    }
-
-    private sealed class PeerState(string host, long firstKnown)
-    {
-        public string Host { get; } = host;
-        public long FirstKnown { get; } = firstKnown;
-        public PeerStatus Status { get; set; } = PeerStatus.Candidate;
-        public int Misses { get; set; }
-        public long LastHeard { get; set; } = firstKnown;
     }
 }
