@@ -34,6 +34,16 @@ public sealed class DeployManifestTests
     }
 
     [Fact]
+    public void PeersProveThemselvesWithAKeyFileMountedFromASecret()
+    {
+        var keyFile = Settings["Cluster:KeyFile"];
+        Assert.False(string.IsNullOrEmpty(keyFile), "a cluster without a key has an open control plane");
+        var mount = ((YamlSequenceNode)At(Container, "volumeMounts")).Children.Single(m => keyFile.StartsWith(Text(At(m, "mountPath")) + "/", StringComparison.Ordinal));
+        var volume = ((YamlSequenceNode)At(Deployment, "spec.template.spec.volumes")).Children.Single(v => Text(At(v, "name")) == Text(At(mount, "name")));
+        Assert.NotNull(TryAt(volume, "secret.secretName"));
+    }
+
+    [Fact]
     public void ContainerPortsAndProbesMatchTheNodesPortsAndPaths()
     {
         var grpcPort = Port("Node:Port", new NodeOptions().Port);

@@ -38,6 +38,14 @@ public sealed class CartMetrics : IDisposable
         _mutations = _meter.CreateCounter<long>("cartactor_mutations", description: "Mutations by type and result (applied, or refused by a cart rule).");
         _evictions = _meter.CreateCounter<long>("cartactor_evictions", description: "Carts evicted from memory, by reason.");
         _rejections = _meter.CreateCounter<long>("cartactor_shard_refusals", description: "Requests refused at once because their shard's queue was full (RESOURCE_EXHAUSTED).");
+
+        // Series of a fixed label set start at 0, so the first refusal or eviction is a visible increase
+        // (Prometheus' rate() and increase() cannot see the first value of a series that appears at 1).
+        _rejections.Add(0);
+        foreach (var reason in Enum.GetValues<EvictionReason>())
+        {
+            _evictions.Add(0, new KeyValuePair<string, object?>("reason", ReasonTag(reason)));
+        }
     }
 
     public Meter Meter => _meter;
