@@ -7,7 +7,7 @@ namespace CartActor.Tests.Shared.Redis;
 /// A Redis the tests started themselves, whatever its topology (one standalone server, or a Redis Cluster of
 /// three masters), so one test body can run against each: the store suite runs once per topology.
 /// </summary>
-public interface IRedisTopology
+public interface IRedisTopology : IDisposable
 {
     /// <summary>"standalone" or "cluster", for messages.</summary>
     string Topology { get; }

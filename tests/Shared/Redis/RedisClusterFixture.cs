@@ -12,7 +12,7 @@ namespace CartActor.Tests.Shared.Redis;
 /// test class. Each master's cluster bus gets its own free port (<c>--cluster-port</c>), so no client port
 /// has to leave room for the default port + 10000.
 /// </summary>
-public sealed class RedisClusterFixture : IRedisTopology, IDisposable
+public sealed class RedisClusterFixture : IRedisTopology
 {
     private const int Masters = 3;
     private static readonly TimeSpan CreateTimeout = TimeSpan.FromSeconds(60);

@@ -11,7 +11,7 @@ namespace CartActor.Tests.Shared.Redis;
 /// test of the class with a clear message, never a silent skip. <see cref="Kill"/> and <see cref="Start"/>
 /// let a test take Redis away and bring it back on the same port.
 /// </summary>
-public class RedisServerFixture : IRedisTopology, IDisposable
+public class RedisServerFixture : IRedisTopology
 {
     private readonly string? _dataDirectory;
     private RedisProcess _server;
