@@ -60,13 +60,13 @@ public sealed class ProcessCluster : IAsyncDisposable
         }
     }
 
-    /// <summary>Starts one more node with the same seeds and waits until it is ready.</summary>
-    public async Task<NodeProcess> AddNodeAsync()
+    /// <summary>Starts <paramref name="count"/> more nodes at once with the same seeds and waits until each is ready.</summary>
+    public async Task<IReadOnlyList<NodeProcess>> AddNodesAsync(int count)
     {
-        var node = NodeProcess.Launch(0, 0, _arguments);
-        _nodes.Add(node);
-        await node.WaitReadyAsync(StartTimeout);
-        return node;
+        var added = Enumerable.Range(0, count).Select(_ => NodeProcess.Launch(0, 0, _arguments)).ToArray();
+        _nodes.AddRange(added);
+        await Task.WhenAll(added.Select(n => n.WaitReadyAsync(StartTimeout)));
+        return added;
     }
 
     /// <summary>Waits until every one of <paramref name="members"/> answers Negotiate with exactly their hosts.</summary>
