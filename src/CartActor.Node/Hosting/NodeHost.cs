@@ -53,6 +53,7 @@ public static class NodeHost
         var nodeOptions = ReadNodeOptions(builder.Configuration);
         var cartOptions = ReadCartOptions(builder.Configuration);
         var clusterOptions = ReadClusterOptions(builder.Configuration);
+        var redisOptions = ReadRedisOptions(builder.Configuration);
         var credentials = PeerCredentials.From(clusterOptions.Key, clusterOptions.KeyFile);
         builder.Services.AddSingleton<IOptions<NodeOptions>>(Options.Create(nodeOptions));
         builder.Services.AddSingleton<IOptions<ClusterOptions>>(Options.Create(clusterOptions));
@@ -63,7 +64,7 @@ public static class NodeHost
 
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddMetrics();
-        var store = StoreFactory.Open(nodeOptions);
+        var store = StoreFactory.Open(nodeOptions, redisOptions);
         builder.Services.AddSingleton(_ => new StoreHolder(store));
         builder.Services.AddHostedService<RetentionSweeper>();
         builder.Services.AddSingleton(sp => new CartRuntime(
@@ -179,6 +180,21 @@ public static class NodeHost
         try
         {
             options = configuration.GetSection(ClusterOptions.Section).Get<ClusterOptions>() ?? new ClusterOptions();
+        }
+        catch (InvalidOperationException ex)
+        {
+            throw new NodeConfigurationException(ex.InnerException is null ? ex.Message : $"{ex.Message} {ex.InnerException.Message}");
+        }
+
+        return options.Validate() is { } problem ? throw new NodeConfigurationException(problem) : options;
+    }
+
+    private static RedisOptions ReadRedisOptions(IConfiguration configuration)
+    {
+        RedisOptions options;
+        try
+        {
+            options = configuration.GetSection(RedisOptions.Section).Get<RedisOptions>() ?? new RedisOptions();
         }
         catch (InvalidOperationException ex)
         {

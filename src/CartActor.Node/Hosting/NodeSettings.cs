@@ -16,6 +16,7 @@ internal static class NodeSettings
     [
         (NodeOptions.Section, typeof(NodeOptions)),
         (ClusterOptions.Section, typeof(ClusterOptions)),
+        (RedisOptions.Section, typeof(RedisOptions)),
         ("Cart", typeof(CartRuntimeOptions)),
     ];
 

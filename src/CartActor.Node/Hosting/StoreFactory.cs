@@ -10,7 +10,7 @@ internal static class StoreFactory
     public static bool IsKnownStore(string store) =>
         store is "rocksdb" or "memory" || store.StartsWith("redis://", StringComparison.OrdinalIgnoreCase) || store.StartsWith("rediss://", StringComparison.OrdinalIgnoreCase);
 
-    public static ICartStore? Open(NodeOptions options)
+    public static ICartStore? Open(NodeOptions options, RedisOptions? redis = null)
     {
         var mode = options.Durability == "os" ? DurabilityMode.Os : DurabilityMode.Fsync;
         try
@@ -19,7 +19,7 @@ internal static class StoreFactory
             {
                 "memory" => null,
                 "rocksdb" => RocksDbCartStore.Open(new RocksDbStoreOptions { Path = options.DataDir, Mode = mode }),
-                _ => RedisCartStore.Connect(new RedisStoreOptions { ConnectionString = options.Store, Retention = options.Retention }),
+                _ => RedisCartStore.Connect(new RedisStoreOptions { ConnectionString = options.Store, Retention = options.Retention, WaitReplicas = redis?.WaitReplicas ?? 0 }),
             };
         }
         catch (Exception ex) when (ex is CartStoreException or ArgumentException or IOException)

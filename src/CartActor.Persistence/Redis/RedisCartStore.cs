@@ -56,6 +56,8 @@ public sealed class RedisCartStore : ICartStore
     private readonly IDatabase _database;
     private readonly string _keyPrefix;
     private readonly RedisValue _retentionMs;
+    private readonly int _waitReplicas;
+    private readonly object[] _waitArguments;
     private int _disposed;
 
     private RedisCartStore(ConnectionMultiplexer connection, RedisStoreOptions options)
@@ -64,6 +66,8 @@ public sealed class RedisCartStore : ICartStore
         _database = connection.GetDatabase();
         _keyPrefix = options.KeyPrefix;
         _retentionMs = (long)Math.Ceiling(options.Retention.TotalMilliseconds);
+        _waitReplicas = options.WaitReplicas;
+        _waitArguments = [options.WaitReplicas, (long)Math.Max(1, options.Timeout.TotalMilliseconds / 2)];
     }
 
     public string Name => "redis";
@@ -111,6 +115,25 @@ public sealed class RedisCartStore : ICartStore
             throw Unavailable($"loading cart {cartId}", ex);
         }
 
+        if (_waitReplicas > 0 && !(fields[0].IsNull && fields[1].IsNull))
+        {
+            // What this node loaded may be its own write that a failed WAIT left unconfirmed: confirm it now.
+            long confirmed;
+            try
+            {
+                confirmed = (long)_database.Execute("WAIT", _waitArguments);
+            }
+            catch (Exception ex) when (IsUnavailable(ex))
+            {
+                throw Unavailable($"waiting for {_waitReplicas} replicas after loading cart {cartId}", ex);
+            }
+
+            if (confirmed < _waitReplicas)
+            {
+                throw TooFewReplicas(confirmed);
+            }
+        }
+
         return Decode(cartId, fields[0], fields[1]);
     }
 
@@ -125,6 +148,7 @@ public sealed class RedisCartStore : ICartStore
         // The caller reuses its list once this completes; the ids are copied so nothing reads it afterwards.
         var ids = new ulong[writes.Count];
         var pending = new Task<RedisResult>[writes.Count];
+        Task<RedisResult>? wait = null;
         try
         {
             // One batch: every script of the shard pass leaves in one socket write and comes back in one round trip.
@@ -141,6 +165,12 @@ public sealed class RedisCartStore : ICartStore
                 pending[i] = batch.ScriptEvaluateAsync(CompareAndSetScript, keys, values);
             }
 
+            if (_waitReplicas > 0)
+            {
+                // After the scripts on the same connection: returns once that many replicas have them all.
+                wait = batch.ExecuteAsync("WAIT", _waitArguments);
+            }
+
             batch.Execute();
         }
         catch (Exception ex) when (IsUnavailable(ex))
@@ -149,7 +179,7 @@ public sealed class RedisCartStore : ICartStore
             throw Unavailable($"writing {writes.Count} carts", ex);
         }
 
-        return WriteAwaitedAsync(ids, pending);
+        return WriteAwaitedAsync(ids, pending, wait, _waitReplicas);
     }
 
     public void Delete(ulong cartId)
@@ -183,10 +213,24 @@ public sealed class RedisCartStore : ICartStore
 
     internal RedisKey KeyOf(ulong cartId) => _keyPrefix + cartId.ToString(CultureInfo.InvariantCulture);
 
-    private static async ValueTask<IReadOnlyCollection<ulong>> WriteAwaitedAsync(ulong[] ids, Task<RedisResult>[] pending)
+    private static async ValueTask<IReadOnlyCollection<ulong>> WriteAwaitedAsync(ulong[] ids, Task<RedisResult>[] pending, Task<RedisResult>? wait, int waitReplicas)
     {
         // Wait for every script, not just the first failure: nothing may still be in flight once this returns.
         await Task.WhenAll((Task[])pending).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        if (wait is not null)
+        {
+            await ((Task)wait).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            if (!wait.IsCompletedSuccessfully)
+            {
+                throw Unavailable($"waiting for {waitReplicas} replicas after writing {pending.Length} carts", wait.Exception?.InnerException ?? new TaskCanceledException(wait));
+            }
+
+            if ((long)wait.Result < waitReplicas)
+            {
+                // Written on the primary, not confirmed by enough replicas: the outcome is unknown to a failover.
+                throw TooFewReplicas((long)wait.Result, waitReplicas);
+            }
+        }
 
         HashSet<ulong>? conflicts = null;
         for (var i = 0; i < pending.Length; i++)
@@ -270,6 +314,13 @@ public sealed class RedisCartStore : ICartStore
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static CartStoreException Unavailable(string operation, Exception inner) =>
         new(CartStoreError.Unavailable, $"redis: {operation} failed: {inner.Message}", inner);
+
+    private CartStoreException TooFewReplicas(long confirmed) => TooFewReplicas(confirmed, _waitReplicas);
+
+    [StackTraceHidden]
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static CartStoreException TooFewReplicas(long confirmed, int wanted) =>
+        new(CartStoreError.Unavailable, $"redis: only {confirmed} of {wanted} replicas confirmed the write in time (Redis:WaitReplicas)");
 
     [StackTraceHidden]
     [MethodImpl(MethodImplOptions.NoInlining)]

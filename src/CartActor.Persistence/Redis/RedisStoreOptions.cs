@@ -25,6 +25,15 @@ public sealed class RedisStoreOptions
     /// </summary>
     public TimeSpan Timeout { get; set; } = TimeSpan.FromSeconds(2);
 
+    /// <summary>
+    /// Replicas that must confirm each batch (Redis <c>WAIT</c> after the batch's writes, and after a load,
+    /// on the same connection) before anything it holds is acknowledged; fewer within half of
+    /// <see cref="Timeout"/> fails the batch as a store failure whose outcome is unknown (the node re-applies
+    /// with the batch's idempotency keys). 0 (the default) waits for none. For standalone and Sentinel
+    /// deployments: on Redis Cluster the WAIT reaches one master, not every master a batch wrote to.
+    /// </summary>
+    public int WaitReplicas { get; set; }
+
     /// <summary>The first problem with these settings, or null when they are usable.</summary>
     public string? Validate()
     {
@@ -46,6 +55,11 @@ public sealed class RedisStoreOptions
         if (Timeout < TimeSpan.FromMilliseconds(1) || Timeout > TimeSpan.FromMinutes(5))
         {
             return $"the Redis timeout must be between 1 ms and 5 min (was {Timeout})";
+        }
+
+        if (WaitReplicas is < 0 or > 64)
+        {
+            return $"the Redis replicas to wait for must be 0..64 (was {WaitReplicas})";
         }
 
         return null;
