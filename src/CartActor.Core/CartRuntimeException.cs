@@ -17,6 +17,9 @@ public enum CartRequestError
 
     /// <summary>The cart's stored record is unreadable: this cart fails until repaired; others are unaffected.</summary>
     Corrupt,
+
+    /// <summary>The batch's ExpectVersion did not match the cart: nothing was applied; the client re-reads and decides (ABORTED).</summary>
+    VersionMismatch,
 }
 
 /// <summary>A request refused before any mutation ran.</summary>

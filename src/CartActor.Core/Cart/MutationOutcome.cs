@@ -6,11 +6,15 @@ public readonly struct MutationOutcome
     public static readonly MutationOutcome Changed = new(true, null);
     public static readonly MutationOutcome Unchanged = new(false, null);
 
-    private MutationOutcome(bool changed, string? error)
+    private MutationOutcome(bool changed, string? error, bool abortsBatch = false)
     {
         IsChanged = changed;
         Error = error;
+        AbortsBatch = abortsBatch;
     }
+
+    /// <summary>A refusal that fails the whole batch when nothing in it has changed the cart yet (a version precondition).</summary>
+    public bool AbortsBatch { get; }
 
     public bool IsChanged { get; }
 
@@ -20,4 +24,6 @@ public readonly struct MutationOutcome
     public bool IsFailed => Error is not null;
 
     public static MutationOutcome Fail(string error) => new(false, error);
+
+    public static MutationOutcome Abort(string error) => new(false, error, abortsBatch: true);
 }

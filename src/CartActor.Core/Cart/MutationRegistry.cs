@@ -38,6 +38,7 @@ public sealed class MutationRegistry
         new CompleteOrderHandler(),
         new SetCartAttributesHandler(),
         new SetItemAttributesHandler(),
+        new ExpectVersionHandler(),
     ]);
 
     public IEnumerable<MutationHandler> Handlers => _byFullName.Values;

@@ -98,6 +98,12 @@ public sealed class CartGrain
             var entry = new MutationResult { Type = typeName, Message = mutation };
             if (outcome.IsFailed)
             {
+                if (outcome.AbortsBatch && changed == 0)
+                {
+                    // Nothing of the batch has changed the cart: refusing it whole leaves the cart as it was.
+                    ThrowVersionMismatch(outcome.Error!);
+                }
+
                 entry.Error = outcome.Error;
                 context.Metrics.MutationFailed(typeName);
             }
@@ -143,6 +149,11 @@ public sealed class CartGrain
         result.State = packed.Any;
         return new ApplyOutcome(result, packed, isReplay);
     }
+
+    [System.Diagnostics.CodeAnalysis.DoesNotReturn]
+    [System.Diagnostics.StackTraceHidden]
+    private static void ThrowVersionMismatch(string error) =>
+        throw new CartRuntimeException(CartRequestError.VersionMismatch, error);
 
     /// <summary>A deep copy of everything the cart owns, for persistence and handoff.</summary>
     public CartRecord ExportRecord() => _model.Record.Clone();

@@ -4,6 +4,7 @@ using CartActor.Node.Forwarding;
 using CartActor.Node.Membership;
 using CartActor.Node.Services;
 using CartActor.Node.Services.Binding;
+using CartActor.Node.Services.Storefront;
 using Grpc.HealthCheck;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Logging.Console;
@@ -99,6 +100,7 @@ public static class NodeHost
         builder.Services.AddSingleton<ControlPlaneService>();
         builder.Services.AddSingleton<StatusInterceptor>();
         builder.Services.AddSingleton<PeerAuthInterceptor>();
+        builder.Services.AddSingleton<CartApiService>();
         builder.Services.AddGrpc(grpc =>
         {
             grpc.MaxReceiveMessageSize = nodeOptions.MaxMessageSize;
@@ -106,7 +108,8 @@ public static class NodeHost
             grpc.Interceptors.Add<StatusInterceptor>();
             // Inside the status interceptor, so refusals are counted like every other status.
             grpc.Interceptors.Add<PeerAuthInterceptor>();
-        });
+        }).AddJsonTranscoding();
+        StorefrontHosting.AddServices(builder.Services, nodeOptions);
         // A request that does not parse is INVALID_ARGUMENT naming its type, for every service mapped below.
         builder.Services.UseStrictRequestParsing();
         builder.Services.AddGrpcReflection();
@@ -134,6 +137,7 @@ public static class NodeHost
 
         var app = builder.Build();
         nodeServices = app.Services;
+        StorefrontHosting.UsePipeline(app, nodeOptions);
         app.MapGrpcService<ControlPlaneService>();
         app.MapGrpcService<HealthServiceImpl>();
         app.MapGrpcReflectionService();
@@ -161,6 +165,12 @@ public static class NodeHost
         var seeds = section.GetSection("Seeds");
         options.Seeds = NodeCommandLine.SplitSeeds(
             (seeds.Value is { } flat ? [flat] : Array.Empty<string>()).Concat(seeds.GetChildren().Select(c => c.Value ?? string.Empty)));
+        var origins = section.GetSection("CorsOrigins");
+        options.CorsOrigins = (origins.Value is { } oneLine ? [oneLine] : Array.Empty<string>())
+            .Concat(origins.GetChildren().Select(c => c.Value ?? string.Empty))
+            .SelectMany(o => o.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+            .Distinct(StringComparer.Ordinal)
+            .ToArray();
 
         var result = new NodeOptionsValidator().Validate(null, options);
         if (result.Failed)

@@ -59,6 +59,12 @@ public sealed class NodeOptions
     /// <summary>Ownership hints remembered from peers' announcements; beyond it new hints are ignored (they are best effort).</summary>
     public int MaxOwnershipHints { get; set; } = 1_000_000;
 
+    /// <summary>
+    /// Browser origins (e.g. https://shop.example) allowed to call the storefront API (JSON and gRPC-Web) across
+    /// origins, comma separated on the command line. Default none: no CORS headers are sent.
+    /// </summary>
+    public string[] CorsOrigins { get; set; } = [];
+
     /// <summary>Hosts remembered from Negotiate and seeds; beyond it new names are refused.</summary>
     public int MaxKnownHosts { get; set; } = 1024;
 }

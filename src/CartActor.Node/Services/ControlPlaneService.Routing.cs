@@ -122,10 +122,12 @@ internal sealed partial class ControlPlaneService
     /// <summary>
     /// Failures another attempt can cure: the other node refused (joining, draining, another ring, an
     /// ambiguous store write, a lost compare-and-set), or the connection failed. INTERNAL only for the
-    /// HTTP/2 GOAWAY race ("server closed the connection"), where the request never reached the node.
+    /// HTTP/2 GOAWAY race ("server closed the connection"), where the request never reached the node. Not
+    /// an ABORTED for the client's expected version: re-applying cannot change the answer.
     /// </summary>
     private static bool IsRetryable(RpcException ex) =>
-        ex.StatusCode is StatusCode.Unavailable or StatusCode.Aborted
+        ex.StatusCode is StatusCode.Unavailable
+        || (ex.StatusCode == StatusCode.Aborted && ex.Trailers.GetValue(StatusInterceptor.VersionMismatchTrailer) is null)
         || (ex.StatusCode == StatusCode.Internal && ex.Status.Detail.Contains("server closed the connection", StringComparison.Ordinal));
 
     private static bool IsConnectionFailure(RpcException ex)

@@ -15,6 +15,11 @@ internal sealed class StatusInterceptor(NodeMetrics metrics, FailedRequestLog fa
 {
     private static readonly Status Internal = new(StatusCode.Internal, "internal error; the failure was logged on the node");
 
+    /// <summary>Marks an ABORTED that is the client's expected_version, not a lost race: an entry node must not retry it.</summary>
+    public const string VersionMismatchTrailer = "x-cart-version-mismatch";
+
+    private static readonly Metadata VersionMismatchTrailers = new() { { VersionMismatchTrailer, "1" } };
+
     public override async Task<TResponse> UnaryServerHandler<TRequest, TResponse>(
         TRequest request,
         ServerCallContext context,
@@ -41,10 +46,13 @@ internal sealed class StatusInterceptor(NodeMetrics metrics, FailedRequestLog fa
                 CartRequestError.StoreUnavailable => StatusCode.Unavailable,
                 CartRequestError.Conflict => StatusCode.Aborted,
                 CartRequestError.Corrupt => StatusCode.DataLoss,
+                CartRequestError.VersionMismatch => StatusCode.Aborted,
                 _ => StatusCode.InvalidArgument,
             };
             detail = ex.Message;
-            throw new RpcException(new Status(status, ex.Message));
+            throw ex.Error == CartRequestError.VersionMismatch
+                ? new RpcException(new Status(status, ex.Message), VersionMismatchTrailers)
+                : new RpcException(new Status(status, ex.Message));
         }
         catch (OperationCanceledException) when (context.CancellationToken.IsCancellationRequested)
         {
