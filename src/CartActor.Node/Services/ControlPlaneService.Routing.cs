@@ -89,7 +89,8 @@ internal sealed partial class ControlPlaneService
                 // The write's outcome is unknown, or it kept losing to another writer: the cart was dropped;
                 // re-applying with the same key reloads it and is applied exactly once.
             }
-            catch (RpcException ex) when (!forwarded && lookup.Kind == OwnerKind.Remote && IsRetryable(ex) && CanRetry(attempt, deadline, context))
+            catch (RpcException ex) when (!forwarded && lookup.Kind == OwnerKind.Remote && (IsRetryable(ex) || ex.StatusCode == StatusCode.Cancelled)
+                                          && CanRetry(attempt, deadline, context))
             {
                 await ReactToRefusalAsync(lookup, ex, context.CancellationToken).ConfigureAwait(false);
             }
@@ -120,7 +121,8 @@ internal sealed partial class ControlPlaneService
         !context.CancellationToken.IsCancellationRequested && DateTime.UtcNow + Backoff[Math.Min(attempt, Backoff.Length - 1)] < deadline;
 
     /// <summary>
-    /// Failures another attempt can cure: the other node refused (joining, draining, another ring, an
+    /// Failures another attempt can cure (besides a forward cancelled while our own caller was not, such as a
+    /// call on a peer channel disposed because the peer was removed): the other node refused (joining, draining, another ring, an
     /// ambiguous store write, a lost compare-and-set), or the connection failed. INTERNAL only for the
     /// HTTP/2 GOAWAY race ("server closed the connection"), where the request never reached the node. Not
     /// an ABORTED for the client's expected version: re-applying cannot change the answer.
