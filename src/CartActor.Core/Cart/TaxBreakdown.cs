@@ -25,13 +25,18 @@ internal static class TaxBreakdown
         Span<long> gross = capacity <= StackRates ? stackalloc long[StackRates] : new long[capacity];
         Span<long> tax = capacity <= StackRates ? stackalloc long[StackRates] : new long[capacity];
         var count = 0;
-        foreach (var item in state.Items)
+        // Index loops: foreach over a RepeatedField allocates its enumerator.
+        var items = state.Items;
+        for (var i = 0; i < items.Count; i++)
         {
+            var item = items[i];
             Accumulate(rates, gross, tax, ref count, item.TaxRate, item.LineTotal, item.LineTax);
         }
 
-        foreach (var delivery in state.Deliveries)
+        var deliveries = state.Deliveries;
+        for (var i = 0; i < deliveries.Count; i++)
         {
+            var delivery = deliveries[i];
             Accumulate(rates, gross, tax, ref count, delivery.TaxRate, delivery.Price, delivery.Tax);
         }
 
