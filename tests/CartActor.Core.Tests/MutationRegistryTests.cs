@@ -24,7 +24,7 @@ public sealed class MutationRegistryTests
             .Order()
             .ToList();
 
-        Assert.Equal(13, mutationMessages.Count);
+        Assert.Equal(17, mutationMessages.Count);
         Assert.Equal(mutationMessages, MutationRegistry.Default.Handlers.Select(h => h.Descriptor.FullName).Order());
         foreach (var handler in MutationRegistry.Default.Handlers)
         {

@@ -39,6 +39,10 @@ public sealed class MutationRegistry
         new SetCartAttributesHandler(),
         new SetItemAttributesHandler(),
         new ExpectVersionHandler(),
+        new BeginMergeHandler(),
+        new ApplyMergeHandler(),
+        new CompleteMergeHandler(),
+        new AbortMergeHandler(),
     ]);
 
     public IEnumerable<MutationHandler> Handlers => _byFullName.Values;
@@ -69,6 +73,11 @@ public sealed class MutationRegistry
         if (cart.State.Status == CartStatus.Ordered)
         {
             return MutationOutcome.Fail($"{handler.Name}: the cart is ORDERED and accepts no further changes");
+        }
+
+        if (cart.State.Status is CartStatus.Merging or CartStatus.Merged && !handler.AppliesToMergingSource)
+        {
+            return MutationOutcome.Fail($"{handler.Name}: the cart is {cart.State.Status.ToString().ToUpperInvariant()} into cart {cart.State.MergedInto} and accepts no changes");
         }
 
         var outcome = handler.Apply(cart, mutation);

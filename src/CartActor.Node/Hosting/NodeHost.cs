@@ -101,6 +101,7 @@ public static class NodeHost
         builder.Services.AddSingleton<StatusInterceptor>();
         builder.Services.AddSingleton<PeerAuthInterceptor>();
         builder.Services.AddSingleton<CartApiService>();
+        builder.Services.AddSingleton<MergeCoordinator>();
         builder.Services.AddGrpc(grpc =>
         {
             grpc.MaxReceiveMessageSize = nodeOptions.MaxMessageSize;

@@ -26,9 +26,9 @@ internal sealed partial class ControlPlaneService
 
     private RingMarks? _forwardMarks;
 
-    private Task<ApplyResult> ApplyRoutedAsync(ApplyRequest request, ServerCallContext context)
+    private Task<ApplyResult> ApplyRoutedAsync(ApplyRequest request, ServerCallContext context, string? clientKey)
     {
-        var key = ForwardingHeaders.Read(context, IdempotencyKeyHeader) ?? _keys.Next();
+        var key = clientKey ?? _keys.Next();
         return RouteAsync(
             request.Id,
             request,

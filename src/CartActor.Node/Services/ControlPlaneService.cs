@@ -65,7 +65,11 @@ internal sealed partial class ControlPlaneService : ControlPlane.ControlPlane.Co
         _sharedStore = runtime.Store is { IsShared: true };
     }
 
-    public override Task<ApplyResult> Apply(ApplyRequest request, ServerCallContext context)
+    public override Task<ApplyResult> Apply(ApplyRequest request, ServerCallContext context) =>
+        Apply(request, context, ForwardingHeaders.Read(context, IdempotencyKeyHeader));
+
+    /// <summary>Apply with the idempotency key given here rather than read from the call's header (the storefront's merge steps).</summary>
+    internal Task<ApplyResult> Apply(ApplyRequest request, ServerCallContext context, string? key)
     {
         if (request.Id == 0)
         {
@@ -81,10 +85,10 @@ internal sealed partial class ControlPlaneService : ControlPlane.ControlPlane.Co
         var lookup = _view.Map.Lookup(request.Id);
         if (lookup.Kind == OwnerKind.Local && !_sharedStore && !_membership.IsViewStale())
         {
-            return ApplyLocal(request, context, ForwardingHeaders.Read(context, IdempotencyKeyHeader));
+            return ApplyLocal(request, context, key);
         }
 
-        return ApplyRoutedAsync(request, context);
+        return ApplyRoutedAsync(request, context, key);
     }
 
     public override Task<GetReply> Get(GetRequest request, ServerCallContext context)

@@ -21,6 +21,9 @@ public abstract class MutationHandler
     /// <summary>True for item, delivery and voucher mutations: a change during CHECKOUT moves the cart back to OPEN.</summary>
     public abstract bool ReopensCheckout { get; }
 
+    /// <summary>True for the merge steps on the source: the only mutations a MERGING or MERGED cart runs (they check the target themselves).</summary>
+    public virtual bool AppliesToMergingSource => false;
+
     public abstract MutationOutcome Apply(CartModel cart, Any payload);
 }
 

@@ -15,7 +15,7 @@ namespace CartActor.Node.Services.Storefront;
 /// expected_version (JSON: If-Match) travels as an ExpectVersion first in the batch and is checked on the
 /// owner, in the cart's mailbox. Singleton, stateless.
 /// </summary>
-internal sealed partial class CartApiService(ControlPlaneService controlPlane)
+internal sealed partial class CartApiService(ControlPlaneService controlPlane, MergeCoordinator merges)
     : CartService.CartServiceBase
 {
     public override Task<CartState> GetCart(GetCartRequest request, ServerCallContext context) => GetStateAsync(request.CartId, context);
@@ -79,6 +79,8 @@ internal sealed partial class CartApiService(ControlPlaneService controlPlane)
 
         return reply;
     }
+
+    public override Task<MergeCartsReply> MergeCarts(MergeCartsRequest request, ServerCallContext context) => merges.MergeAsync(request, context);
 
     /// <summary>Reads a cart through ControlPlane's Get (its routing); the state is decoded before the lease is released.</summary>
     internal async Task<CartState> GetStateAsync(ulong cartId, ServerCallContext context)
