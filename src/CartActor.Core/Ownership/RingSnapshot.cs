@@ -58,6 +58,18 @@ public sealed class RingSnapshot
 
     public bool IsSuspect(int memberIndex) => _suspect[memberIndex];
 
+    /// <summary>Slots each member owns (by member index): its share of the ring. Counts the table; for operators' views, not lookups.</summary>
+    public int[] SlotsPerMember()
+    {
+        var counts = new int[Members.Count];
+        foreach (var owner in _slotOwners)
+        {
+            counts[owner]++;
+        }
+
+        return counts;
+    }
+
     /// <summary>Builds the ring for a member set (self must be in it).</summary>
     public static RingSnapshot Create(IEnumerable<string> members, string self, long epoch, IReadOnlySet<string>? suspects = null, bool includeSelf = true, long publishedAt = 0)
     {

@@ -27,6 +27,7 @@ public static class NodeCommandLine
         ["--shards"] = "Cart:ShardCount",
         ["--idle-ttl"] = "Cart:IdleTtl",
         ["--max-carts"] = "Cart:MaxActiveCarts",
+        ["--dashboard"] = "Dashboard:Enabled",
         ["--cluster-key"] = "Cluster:Key",
     };
 

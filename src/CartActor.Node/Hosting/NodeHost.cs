@@ -1,4 +1,5 @@
 using System.Net;
+using CartActor.Node.Dashboard;
 using CartActor.Node.Diagnostics;
 using CartActor.Node.Forwarding;
 using CartActor.Node.Membership;
@@ -82,6 +83,11 @@ public static class NodeHost
         builder.Services.AddSingleton<OwnershipHints>();
         builder.Services.AddSingleton<HealthServiceImpl>();
         builder.Services.AddSingleton<NodeReadiness>();
+        var dashboard = builder.Configuration.GetSection(DashboardOptions.Section).Get<DashboardOptions>() ?? new DashboardOptions();
+        if (dashboard.Enabled)
+        {
+            builder.Services.AddSingleton<DashboardEndpoints>();
+        }
         builder.Services.AddHostedService<NodeLifetime>();
 
         // The cluster: view (ring), peer channels, membership heartbeat, announcements (hints only).
@@ -146,6 +152,10 @@ public static class NodeHost
         app.MapGet("/readyz", (NodeReadiness readiness) =>
             readiness.IsReady ? Results.Text("ready") : Results.Text(readiness.Reason, statusCode: StatusCodes.Status503ServiceUnavailable));
         app.MapPrometheusScrapingEndpoint("/metrics");
+        if (dashboard.Enabled)
+        {
+            DashboardEndpoints.Map(app);
+        }
         return app;
     }
 

@@ -18,6 +18,7 @@ internal static class NodeSettings
         (ClusterOptions.Section, typeof(ClusterOptions)),
         (RedisOptions.Section, typeof(RedisOptions)),
         ("Cart", typeof(CartRuntimeOptions)),
+        (Dashboard.DashboardOptions.Section, typeof(Dashboard.DashboardOptions)),
     ];
 
     /// <summary>Sections .NET reads itself, whose keys are open (log categories, provider names).</summary>
@@ -77,7 +78,9 @@ internal static class NodeSettings
         {
             foreach (var (key, value) in configuration.GetSection(section).AsEnumerable())
             {
-                if (value is null)
+                // The section's own value: the host's plain command-line source also holds "--dashboard true" as
+                // the key "dashboard", which is the "Dashboard" section itself.
+                if (value is null || string.Equals(key, section, StringComparison.OrdinalIgnoreCase))
                 {
                     continue;
                 }
