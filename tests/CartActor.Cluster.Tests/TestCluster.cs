@@ -75,7 +75,7 @@ public sealed class TestCluster : IAsyncDisposable
     {
         var expected = Live.Select(n => n.AdvertisedHost.ToLowerInvariant()).Order(StringComparer.Ordinal).ToArray();
         await Eventually.TrueAsync(
-            () => Live.All(n => n.Get<ClusterView>().Ring.Members.SequenceEqual(expected) && n.Get<ClusterMembership>().IsJoined),
+            () => Live.All(n => n.Get<ClusterView>().Ring.Members.SequenceEqual(expected) && n.Get<ClusterMembership>().IsJoined && n.Get<ClusterMembership>().IsConfirmed),
             within ?? TimeSpan.FromSeconds(20),
             () => string.Join(" | ", Live.Select(n => $"{n.AdvertisedHost}: [{string.Join(",", n.Get<ClusterView>().Ring.Members)}]")));
     }

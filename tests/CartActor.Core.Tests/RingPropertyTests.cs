@@ -106,6 +106,24 @@ public sealed class RingPropertyTests
     }
 
     [Fact]
+    public void ANodeItsPeersDoNotCountYetServesNothing_ItsCartsGoToTheirStandIns()
+    {
+        var hosts = Hosts(3);
+        var pending = RingSnapshot.Create(hosts, hosts[0], 1, new HashSet<string> { hosts[0] });
+        var without = RingSnapshot.Create(hosts.Skip(1), hosts[0], 1, includeSelf: false);
+        for (ulong id = 1; id < 3000; id++)
+        {
+            var lookup = pending.Lookup(id);
+            Assert.Equal(OwnerKind.Remote, lookup.Kind);
+            Assert.Equal(without.OwnerOf(id), lookup.Owner);
+        }
+
+        // Alone, a node serves everything even while unconfirmed: there is nobody else.
+        var alone = RingSnapshot.Create([hosts[0]], hosts[0], 1, new HashSet<string> { hosts[0] });
+        Assert.Equal(OwnerKind.Local, alone.Lookup(42).Kind);
+    }
+
+    [Fact]
     public void OwnershipMapPublishesNewEpochs()
     {
         var map = new OwnershipMap("a:1");

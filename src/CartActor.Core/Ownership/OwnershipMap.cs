@@ -115,7 +115,7 @@ public sealed class OwnershipMap
     {
         for (var i = 0; i < ring.Members.Count; i++)
         {
-            if (i != ring.SelfIndex && ring.IsSuspect(i) != suspects.Contains(ring.Members[i]))
+            if (ring.IsSuspect(i) != suspects.Contains(ring.Members[i]))
             {
                 return false;
             }

@@ -13,7 +13,9 @@ namespace CartActor.Ownership;
 /// slots a joining member wins), and never moves a slot between two members that both stayed.
 /// Built once per membership change; lookups read it without locks. A Suspect member (missed its pings)
 /// keeps its slots in the table, but a lookup routes them to the next rendezvous choice among the members
-/// that answer: the shared store fences every write, so the stand-in can serve them safely at once.
+/// that answer: the shared store fences every write, so the stand-in can serve them safely at once. This
+/// node itself may be marked suspect too: it is a member whose peers do not count it yet (it has just
+/// joined, or woken from a pause), so its slots go to their stand-ins until they do.
 /// </summary>
 public sealed class RingSnapshot
 {
@@ -102,7 +104,7 @@ public sealed class RingSnapshot
         {
             for (var i = 0; i < sorted.Length; i++)
             {
-                suspect[i] = i != selfIndex && suspects.Contains(sorted[i]);
+                suspect[i] = suspects.Contains(sorted[i]);
             }
         }
 
@@ -115,7 +117,7 @@ public sealed class RingSnapshot
         var suspect = new bool[Members.Count];
         for (var i = 0; i < suspect.Length; i++)
         {
-            suspect[i] = i != SelfIndex && suspects.Contains(Members[i]);
+            suspect[i] = suspects.Contains(Members[i]);
         }
 
         return new RingSnapshot((string[])Members, _slotOwners, suspect, SelfIndex, epoch, RingId) { Self = Self, PublishedAt = PublishedAt };

@@ -39,6 +39,11 @@ public sealed class ClusterMembership : BackgroundService, IHostedLifecycleServi
     private readonly CartRuntime _runtime;
     private readonly long _staleAfterTicks;
     private Task? _refresh;
+
+    // True once every peer that answered Negotiate counts this node among its healthy hosts. Until then this
+    // node marks itself suspect in its own ring: its carts are served by their stand-ins, the nodes that
+    // serve them in the peers' view, so two nodes never serve one cart from memory at once on a join.
+    private volatile bool _selfConfirmed;
     private Task? _recovery;
 
     // Until when this node's view counts as current (TimeProvider timestamp): renewed by every heartbeat a
@@ -156,6 +161,9 @@ public sealed class ClusterMembership : BackgroundService, IHostedLifecycleServi
             }
         }
     }
+
+    /// <summary>True once every peer counts this node as a member: only then does it serve its own carts.</summary>
+    public bool IsConfirmed => _selfConfirmed;
 
     /// <summary>True once the first view has converged; until then Ping answers UNAVAILABLE so nobody hands carts to a half-joined node.</summary>
     public bool IsJoined => _joined && !_leaving;
@@ -335,7 +343,7 @@ public sealed class ClusterMembership : BackgroundService, IHostedLifecycleServi
                 }
             }
 
-            if (changed || forceNegotiate || _lastNegotiate == 0 || _time.GetElapsedTime(_lastNegotiate) >= _options.NegotiateInterval)
+            if (changed || forceNegotiate || !_selfConfirmed || _lastNegotiate == 0 || _time.GetElapsedTime(_lastNegotiate) >= _options.NegotiateInterval)
             {
                 _lastNegotiate = _time.GetTimestamp();
                 await NegotiateAsync(cancellationToken).ConfigureAwait(false);
@@ -380,6 +388,11 @@ public sealed class ClusterMembership : BackgroundService, IHostedLifecycleServi
     {
         var members = _peers.Members;
         var suspects = _peers.Suspects;
+        if (!_selfConfirmed)
+        {
+            suspects.Add(_view.Self);
+        }
+
         var before = _view.Map.Current;
         var ring = _view.Map.Publish(members, suspects, _time.GetTimestamp());
         if (ring.RingId != before.RingId)
@@ -428,6 +441,19 @@ public sealed class ClusterMembership : BackgroundService, IHostedLifecycleServi
             }
         })).ConfigureAwait(false);
         Learn(replies.Where(r => r is not null).SelectMany(r => r!.Hosts));
+
+        // Counted by every peer that answered (its healthy hosts name this node): serve this node's own carts.
+        // A peer that stops counting it (it found this node silent) takes them back to their stand-ins.
+        var self = _view.Self;
+        var confirmed = replies.All(r => r is null || r.Hosts.Any(h => RingSnapshot.Normalize(h) == self));
+        if (confirmed != _selfConfirmed)
+        {
+            lock (_gate)
+            {
+                _selfConfirmed = confirmed;
+                PublishLocked();
+            }
+        }
     }
 
     private async Task<List<string>> ResolveSeedsAsync(CancellationToken cancellationToken)
@@ -513,6 +539,13 @@ public sealed class ClusterMembership : BackgroundService, IHostedLifecycleServi
 
     private async Task RecoverAsync()
     {
+        // The peers may have removed this node while it was away: serve nothing of its own until they count it again.
+        lock (_gate)
+        {
+            _selfConfirmed = false;
+            PublishLocked();
+        }
+
         var dropped = await _runtime.EvictAllAsync(EvictionReason.StaleView).ConfigureAwait(false);
         ClusterLog.StaleViewDropped(_logger, dropped);
         await TickAsync(forceNegotiate: true, CancellationToken.None).ConfigureAwait(false);
