@@ -29,7 +29,8 @@ public sealed class CartRuntime : IAsyncDisposable
         ICartLifecycleObserver? observer = null,
         MutationRegistry? registry = null,
         IMeterFactory? meterFactory = null,
-        Persistence.ICartStore? store = null)
+        Persistence.ICartStore? store = null,
+        CartChangeFeed? changes = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         var problem = options.Validate();
@@ -43,7 +44,8 @@ public sealed class CartRuntime : IAsyncDisposable
         registry ??= MutationRegistry.Default;
         Metrics = new CartMetrics(meterFactory, registry.Handlers.Select(h => h.Name));
         Store = store;
-        _context = new CartRuntimeContext(options, registry, Time, Metrics, observer, store);
+        Changes = changes;
+        _context = new CartRuntimeContext(options, registry, Time, Metrics, observer, store, changes);
         var perShardCapacity = (int)Math.Max(1, ((long)options.MaxActiveCarts + options.ShardCount - 1) / options.ShardCount);
         _shards = new MailboxShard[options.ShardCount];
         for (var i = 0; i < _shards.Length; i++)
@@ -56,6 +58,9 @@ public sealed class CartRuntime : IAsyncDisposable
     }
 
     public CartRuntimeOptions Options { get; }
+
+    /// <summary>Watchers of carts on this runtime (WatchCart), woken after each changing batch; null when nobody can watch.</summary>
+    public CartChangeFeed? Changes { get; }
 
     public TimeProvider Time { get; }
 

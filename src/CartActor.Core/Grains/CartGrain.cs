@@ -129,6 +129,7 @@ public sealed class CartGrain
             var previous = _current;
             Volatile.Write(ref _current, PackedState.Pack(state));
             previous.Release();
+            context.Changes?.Publish(Id);
         }
 
         // Only a call that changed the cart is remembered: one that changed nothing (every mutation refused)

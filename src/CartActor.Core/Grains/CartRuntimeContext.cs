@@ -10,8 +10,10 @@ internal sealed class CartRuntimeContext(
     TimeProvider time,
     CartMetrics metrics,
     ICartLifecycleObserver? observer,
-    Persistence.ICartStore? store)
+    Persistence.ICartStore? store,
+    CartChangeFeed? changes = null)
 {
+    public CartChangeFeed? Changes { get; } = changes;
     public CartRuntimeOptions Options { get; } = options;
     public MutationRegistry Registry { get; } = registry;
     public TimeProvider Time { get; } = time;

@@ -19,6 +19,10 @@ public sealed class PeerClients(PeerCredentials? credentials = null, NodeIdentit
     public ControlPlane.ControlPlane.ControlPlaneClient For(string host) =>
         _peers.GetOrAdd(host, static (h, self) => new Peer(h, self._credentials, self._identity), this).Client;
 
+    /// <summary>The peer's channel, for the storefront's forwarded WatchCart stream (same connection pool as Apply and Get).</summary>
+    public Grpc.Core.CallInvoker InvokerFor(string host) =>
+        _peers.GetOrAdd(host, static (h, self) => new Peer(h, self._credentials, self._identity), this).Invoker;
+
     public void Forget(string host)
     {
         if (_peers.TryRemove(host, out var peer))
@@ -56,8 +60,11 @@ public sealed class PeerClients(PeerCredentials? credentials = null, NodeIdentit
                 MaxReceiveMessageSize = 64 * 1024 * 1024,
                 MaxRetryAttempts = 0,
             });
-            Client = new ControlPlane.ControlPlane.ControlPlaneClient(_channel);
+            Invoker = _channel.CreateCallInvoker();
+            Client = new ControlPlane.ControlPlane.ControlPlaneClient(Invoker);
         }
+
+        public Grpc.Core.CallInvoker Invoker { get; }
 
         public ControlPlane.ControlPlane.ControlPlaneClient Client { get; }
 

@@ -76,7 +76,11 @@ public static class NodeHost
             observer: new CompositeLifecycleObserver(sp.GetServices<ICartLifecycleObserver>().ToArray()),
             registry: null,
             meterFactory: sp.GetRequiredService<IMeterFactory>(),
-            store: sp.GetRequiredService<StoreHolder>().Store));
+            store: sp.GetRequiredService<StoreHolder>().Store,
+            changes: sp.GetRequiredService<CartActor.Grains.CartChangeFeed>()));
+        builder.Services.AddSingleton(_ => new CartActor.Grains.CartChangeFeed(nodeOptions.MaxWatchersPerCart, nodeOptions.MaxWatchersPerNode));
+        // Evictions wake a cart's watchers, so a stream sees at once that its cart left this node.
+        builder.Services.AddSingleton<ICartLifecycleObserver>(sp => sp.GetRequiredService<CartActor.Grains.CartChangeFeed>());
         builder.Services.AddSingleton<NodeIdentity>();
         builder.Services.AddSingleton<NodeMetrics>();
         builder.Services.AddSingleton<FailedRequestLog>();

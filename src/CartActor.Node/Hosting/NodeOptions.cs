@@ -65,6 +65,12 @@ public sealed class NodeOptions
     /// </summary>
     public string[] CorsOrigins { get; set; } = [];
 
+    /// <summary>WatchCart streams per cart on this node; one more is refused with RESOURCE_EXHAUSTED. Default 16.</summary>
+    public int MaxWatchersPerCart { get; set; } = 16;
+
+    /// <summary>WatchCart streams on this node, all carts together. Default 10000.</summary>
+    public int MaxWatchersPerNode { get; set; } = 10_000;
+
     /// <summary>Hosts remembered from Negotiate and seeds; beyond it new names are refused.</summary>
     public int MaxKnownHosts { get; set; } = 1024;
 }

@@ -30,6 +30,8 @@ internal sealed class NodeOptionsValidator : IValidateOptions<NodeOptions>
         if (options.ShutdownTimeout <= TimeSpan.Zero) failures.Add($"Node:ShutdownTimeout must be positive (was {options.ShutdownTimeout})");
         if (options.DrainDelay < TimeSpan.Zero || options.DrainDelay >= options.ShutdownTimeout) failures.Add($"Node:DrainDelay must be at least 0 and less than Node:ShutdownTimeout ({options.ShutdownTimeout}) (was {options.DrainDelay})");
         if (options.MaxOwnershipHints < 0) failures.Add($"Node:MaxOwnershipHints must not be negative (was {options.MaxOwnershipHints})");
+        if (options.MaxWatchersPerCart < 1) failures.Add($"Node:MaxWatchersPerCart must be at least 1 (was {options.MaxWatchersPerCart})");
+        if (options.MaxWatchersPerNode < 1) failures.Add($"Node:MaxWatchersPerNode must be at least 1 (was {options.MaxWatchersPerNode})");
         if (options.MaxKnownHosts < 1) failures.Add($"Node:MaxKnownHosts must be at least 1 (was {options.MaxKnownHosts})");
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
     }

@@ -3,6 +3,8 @@ using CartActor.Cart.V1;
 using CartActor.ControlPlane;
 using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
+using CartActor.Node.Forwarding;
+using CartActor.Node.Membership;
 using Grpc.Core;
 
 namespace CartActor.Node.Services.Storefront;
@@ -15,7 +17,12 @@ namespace CartActor.Node.Services.Storefront;
 /// expected_version (JSON: If-Match) travels as an ExpectVersion first in the batch and is checked on the
 /// owner, in the cart's mailbox. Singleton, stateless.
 /// </summary>
-internal sealed partial class CartApiService(ControlPlaneService controlPlane, MergeCoordinator merges)
+internal sealed partial class CartApiService(
+    ControlPlaneService controlPlane,
+    MergeCoordinator merges,
+    CartRuntime runtime,
+    ClusterView view,
+    PeerClients peers)
     : CartService.CartServiceBase
 {
     public override Task<CartState> GetCart(GetCartRequest request, ServerCallContext context) => GetStateAsync(request.CartId, context);

@@ -1,0 +1,107 @@
+using CartActor.Cart.Messages;
+using CartActor.Cart.V1;
+using CartActor.Node.Membership;
+using CartActor.Ownership;
+using CartActor.Tests.Shared;
+using CartActor.Tests.Shared.Redis;
+using Grpc.Core;
+
+namespace CartActor.Node.Tests.Storefront;
+
+/// <summary>WatchCart: the current state, then each new version; bounded; a cart that moves ends the stream with UNAVAILABLE.</summary>
+public sealed class WatchCartTests
+{
+    [Fact]
+    public async Task AWatch_SendsTheCurrentState_ThenEveryNewVersion()
+    {
+        await using var node = await RunningNode.StartAsync();
+        var client = new CartService.CartServiceClient(node.Channel);
+        var id = Carts.NewId();
+        await client.AddItemAsync(new AddItemRequest { CartId = id, Item = Carts.Item("sku-a") }).WithTimeout();
+        using var watch = client.WatchCart(new WatchCartRequest { CartId = id }, deadline: GrpcTestExtensions.Deadline());
+
+        Assert.Equal(1UL, (await NextAsync(watch)).Version);
+        await client.AddItemAsync(new AddItemRequest { CartId = id, Item = Carts.Item("sku-b") }).WithTimeout();
+        var second = await NextAsync(watch);
+        await client.ChangeQuantityAsync(new ChangeQuantityRequest { CartId = id, ItemId = 1, Quantity = 4 }).WithTimeout();
+        var third = await NextAsync(watch);
+
+        Assert.Equal(2UL, second.Version);
+        Assert.Equal(["sku-a", "sku-b"], second.Items.Select(i => i.Sku));
+        Assert.Equal(3UL, third.Version);
+        Assert.Equal(4, third.Items[0].Quantity);
+    }
+
+    [Fact]
+    public async Task WatchersPerCart_AreBounded()
+    {
+        await using var node = await RunningNode.StartAsync(["--Node:MaxWatchersPerCart", "2"]);
+        var client = new CartService.CartServiceClient(node.Channel);
+        var id = Carts.NewId();
+        using var first = client.WatchCart(new WatchCartRequest { CartId = id }, deadline: GrpcTestExtensions.Deadline());
+        using var second = client.WatchCart(new WatchCartRequest { CartId = id }, deadline: GrpcTestExtensions.Deadline());
+        await NextAsync(first);
+        await NextAsync(second);
+
+        using var third = client.WatchCart(new WatchCartRequest { CartId = id }, deadline: GrpcTestExtensions.Deadline());
+        var ex = await Assert.ThrowsAsync<RpcException>(() => NextAsync(third));
+
+        Assert.Equal(StatusCode.ResourceExhausted, ex.StatusCode);
+        Assert.Contains("maximum of 2 watchers", ex.Status.Detail, StringComparison.Ordinal);
+        using var other = client.WatchCart(new WatchCartRequest { CartId = Carts.NewId() }, deadline: GrpcTestExtensions.Deadline());
+        Assert.Equal(0UL, (await NextAsync(other)).Version);
+    }
+
+    [Fact]
+    [Trait("Category", "Redis")]
+    public async Task WhenTheCartMovesToAnotherNode_TheStreamEndsUnavailable_AndAResubscriptionFollowsIt()
+    {
+        using var redis = new RedisServerFixture();
+        string[] common = [.. TwoNodes.FastPings[2..], "--store", redis.ConnectionString];
+        await using var first = await RunningNode.StartAsync(common);
+        var viaFirst = new CartService.CartServiceClient(first.Channel);
+
+        // Sixteen carts watched on the only node; a second node then takes about half of them.
+        var ids = Enumerable.Range(0, 16).Select(_ => Carts.NewId()).ToArray();
+        var watches = new List<AsyncServerStreamingCall<CartState>>();
+        foreach (var id in ids)
+        {
+            await viaFirst.AddItemAsync(new AddItemRequest { CartId = id, Item = Carts.Item("sku-a") }).WithTimeout();
+            var watch = viaFirst.WatchCart(new WatchCartRequest { CartId = id }, deadline: GrpcTestExtensions.Deadline());
+            Assert.Equal(1UL, (await NextAsync(watch)).Version);
+            watches.Add(watch);
+        }
+
+        await using var second = await RunningNode.StartAsync([.. common, "--seeds", first.AdvertisedHost]);
+        await TwoNodes.WaitForPairAsync(first, second, TimeSpan.FromSeconds(20));
+        var moved = Enumerable.Range(0, ids.Length).Where(i => first.Get<ClusterView>().Map.Lookup(ids[i]).Kind == OwnerKind.Remote).ToArray();
+        Assert.NotEmpty(moved);
+
+        foreach (var i in moved)
+        {
+            var ex = await Assert.ThrowsAsync<RpcException>(() => NextAsync(watches[i]));
+            Assert.Equal(StatusCode.Unavailable, ex.StatusCode);
+            Assert.Contains("resubscribe", ex.Status.Detail, StringComparison.Ordinal);
+        }
+
+        // Resubscribed through the node the client already knows: it relays the new owner's stream.
+        var movedId = ids[moved[0]];
+        using var again = viaFirst.WatchCart(new WatchCartRequest { CartId = movedId }, deadline: GrpcTestExtensions.Deadline());
+        Assert.Equal(1UL, (await NextAsync(again)).Version);
+        await new CartService.CartServiceClient(second.Channel).AddItemAsync(new AddItemRequest { CartId = movedId, Item = Carts.Item("sku-b") }).WithTimeout();
+        var next = await NextAsync(again);
+        Assert.Equal(2UL, next.Version);
+        Assert.Equal(["sku-a", "sku-b"], next.Items.Select(item => item.Sku));
+
+        foreach (var watch in watches)
+        {
+            watch.Dispose();
+        }
+    }
+
+    private static async Task<CartState> NextAsync(AsyncServerStreamingCall<CartState> call)
+    {
+        Assert.True(await call.ResponseStream.MoveNext(CancellationToken.None).WaitAsync(TestTimeouts.Default), "the stream ended");
+        return call.ResponseStream.Current;
+    }
+}
