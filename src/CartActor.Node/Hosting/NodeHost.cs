@@ -84,6 +84,7 @@ public static class NodeHost
         builder.Services.AddSingleton<NodeIdentity>();
         builder.Services.AddSingleton<NodeMetrics>();
         builder.Services.AddSingleton<FailedRequestLog>();
+        builder.Services.AddHostedService<ClusterMetrics>();
         builder.Services.AddSingleton<OwnershipHints>();
         builder.Services.AddSingleton<HealthServiceImpl>();
         builder.Services.AddSingleton<NodeReadiness>();
