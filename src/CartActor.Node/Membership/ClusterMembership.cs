@@ -305,7 +305,12 @@ public sealed class ClusterMembership : BackgroundService, IHostedLifecycleServi
         await _tickLock.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            if (_node.Seeds.Length > 0 && (_lastSeedResolve == 0 || _time.GetElapsedTime(_lastSeedResolve) >= _options.SeedResolveInterval))
+            // A node that knows no peer resolves its seeds every negotiate interval, not every 30 s: nodes started
+            // together refuse each other's pings while joining, forget each other after the dead-after time and
+            // each join alone; without this they stayed one-node clusters until the next resolve (seen: 26 s).
+            var seedsDue = _lastSeedResolve == 0
+                || _time.GetElapsedTime(_lastSeedResolve) >= (PeerCount() == 0 ? _options.NegotiateInterval : _options.SeedResolveInterval);
+            if (_node.Seeds.Length > 0 && seedsDue)
             {
                 _lastSeedResolve = _time.GetTimestamp();
                 Learn(await ResolveSeedsAsync(cancellationToken).ConfigureAwait(false));
@@ -317,6 +322,10 @@ public sealed class ClusterMembership : BackgroundService, IHostedLifecycleServi
                 peers = _peers.Hosts;
             }
 
+            // Freshness counts from when the pings left, not from when their answers were read: a node frozen
+            // (SIGSTOP, a long GC) with pings in flight reads their pre-pause answers first thing on waking, and
+            // must still find its view stale (the chaos pause test read stale carts through it before this).
+            var sentAt = _time.GetTimestamp();
             var replies = await Task.WhenAll(peers.Select(p => PingAsync(p, cancellationToken))).ConfigureAwait(false);
             if (peers.Length == 0)
             {
@@ -324,7 +333,7 @@ public sealed class ClusterMembership : BackgroundService, IHostedLifecycleServi
             }
             else if (replies.Any(r => r is not null))
             {
-                Volatile.Write(ref _freshUntil, _time.GetTimestamp() + _staleAfterTicks);
+                Volatile.Write(ref _freshUntil, sentAt + _staleAfterTicks);
             }
             else if (Volatile.Read(ref _freshUntil) == long.MaxValue)
             {

@@ -4,7 +4,8 @@ using Xunit.Abstractions;
 namespace CartActor.Cluster.Tests.Chaos;
 
 /// <summary>
-/// A node crashing (SIGKILL) under load from 16 clients, on Redis. The clients keep calling a node until its /readyz stops answering 200 (a Service's
+/// A node crashing (SIGKILL) or freezing (SIGSTOP past the dead-after time, then SIGCONT) under load from 16
+/// clients, on Redis. The clients keep calling a node until its /readyz stops answering 200 (a Service's
 /// readiness probe), so calls to the lost node fail; calls through the others must not, once it is routed around.
 /// </summary>
 [Trait("Category", "Chaos")]
@@ -60,6 +61,43 @@ public sealed class NodeFailureTests(ITestOutputHelper output)
         // A call in flight to the victim when it died may fail; one that ended before the kill had no reason to.
         var beforeKill = report.Failures.Where(f => f.Ended < killedAt).ToList();
         Assert.True(beforeKill.Count == 0, $"{beforeKill.Count} calls failed before the kill:\n{string.Join("\n", beforeKill.Take(10))}");
+    }
+
+    [Fact]
+    public async Task ANodePausedForTwiceTheDeadAfterTimeForksNothingAndNoReadGoesBackInTime()
+    {
+        using var redis = new RedisServerFixture();
+        await using var cluster = await ProcessCluster.StartAsync(3, redis.ConnectionString);
+        var victim = cluster.Nodes[1];
+        var load = new ChaosLoad(cluster.Nodes) { ReadAfterWrite = true };
+        using var stop = new CancellationTokenSource();
+        var run = load.RunAsync(stop.Token);
+        try
+        {
+            load.Phase = "steady";
+            await load.WaitForAcknowledgementsAsync(300, Progress);
+
+            load.Phase = "paused";
+            await victim.PauseAsync();
+            load.Mark($"SIGSTOP {victim.AdvertisedHost}");
+            await Task.Delay(DeadAfter * 2);
+
+            load.Phase = "resumed";
+            await victim.ResumeAsync();
+            load.Mark($"SIGCONT {victim.AdvertisedHost}");
+            await cluster.WaitForMembersAsync(cluster.Nodes);
+            load.Mark("all agree");
+            await load.RunForAsync(DeadAfter, 300, Progress);
+        }
+        finally
+        {
+            await ChaosLoad.StopAsync(stop, run);
+        }
+
+        var report = await ChaosVerification.VerifyAsync(load, cluster.Nodes);
+        Finish(report, cluster);
+        report.AssertConsistent();
+        Assert.True(report.StaleReads == 0, $"{report.StaleReads} reads answered a state older than an acknowledged write\n{report}");
     }
 
     private void Finish(ChaosReport report, ProcessCluster cluster)
