@@ -39,7 +39,13 @@ public sealed class ProcessCluster : IAsyncDisposable
     /// <summary>Starts <paramref name="count"/> nodes at once and waits until each is ready and sees all of them.</summary>
     public static async Task<ProcessCluster> StartAsync(int count, string store)
     {
-        var ports = Enumerable.Range(0, count).Select(_ => (Grpc: NodeProcess.FreePort(), Http: NodeProcess.FreePort())).ToArray();
+        var distinct = new HashSet<int>();
+        while (distinct.Count < count * 2)
+        {
+            distinct.Add(NodeProcess.FreePort());
+        }
+
+        var ports = distinct.Chunk(2).Select(p => (Grpc: p[0], Http: p[1])).ToArray();
         var seeds = string.Join(',', ports.Select(p => $"127.0.0.1:{p.Grpc}"));
         var cluster = new ProcessCluster([.. Arguments(store), "--seeds", seeds]);
         try
