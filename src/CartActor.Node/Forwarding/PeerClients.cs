@@ -23,6 +23,9 @@ public sealed class PeerClients(PeerCredentials? credentials = null, NodeIdentit
     public Grpc.Core.CallInvoker InvokerFor(string host) =>
         _peers.GetOrAdd(host, static (h, self) => new Peer(h, self._credentials, self._identity), this).Invoker;
 
+    /// <summary>Channels open now (one per peer dialled and not yet forgotten).</summary>
+    public int Count => _peers.Count;
+
     public void Forget(string host)
     {
         if (_peers.TryRemove(host, out var peer))

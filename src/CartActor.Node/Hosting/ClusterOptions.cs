@@ -42,8 +42,12 @@ public sealed class ClusterOptions
     /// <summary>A file holding <see cref="Key"/> (a mounted Kubernetes Secret); trailing newlines are trimmed. Default none.</summary>
     public string? KeyFile { get; set; }
 
+    /// <summary>An ownership hint from a peer's announcement is forgotten after this. Default 1 h.</summary>
+    public TimeSpan HintTtl { get; set; } = TimeSpan.FromHours(1);
+
     public string? Validate()
     {
+        if (HintTtl <= TimeSpan.Zero) return $"Cluster:HintTtl must be positive (was {HintTtl})";
         if (PingInterval <= TimeSpan.Zero) return $"Cluster:PingInterval must be positive (was {PingInterval})";
         if (PingTimeout <= TimeSpan.Zero) return $"Cluster:PingTimeout must be positive (was {PingTimeout})";
         if (SuspectAfterMisses < 1) return $"Cluster:SuspectAfterMisses must be at least 1 (was {SuspectAfterMisses})";

@@ -71,6 +71,15 @@ public sealed class NodeOptions
     /// <summary>WatchCart streams on this node, all carts together. Default 10000.</summary>
     public int MaxWatchersPerNode { get; set; } = 10_000;
 
-    /// <summary>Hosts remembered from Negotiate and seeds; beyond it new names are refused.</summary>
+    /// <summary>Ownership hints remembered per announcing member. Default 250 000.</summary>
+    public int MaxOwnershipHintsPerHost { get; set; } = 250_000;
+
+    /// <summary>Cart ids in one AnnounceOwnership or AnnounceExpiry; a larger one is INVALID_ARGUMENT, and this node's own are sent in chunks of at most this. Default 10 000.</summary>
+    public int MaxIdsPerAnnouncement { get; set; } = 10_000;
+
+    /// <summary>Hosts remembered from Negotiate and seeds (members and candidates together); beyond it new names are refused.</summary>
     public int MaxKnownHosts { get; set; } = 1024;
+
+    /// <summary>Learnt hosts waiting to answer their first Ping; beyond it new names are ignored until some answer or are forgotten. Default 64.</summary>
+    public int MaxCandidates { get; set; } = 64;
 }

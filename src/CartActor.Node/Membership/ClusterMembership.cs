@@ -77,7 +77,7 @@ public sealed class ClusterMembership : BackgroundService, IHostedLifecycleServi
         _options = options.Value;
         _time = time;
         _logger = logger;
-        _peers = new PeerTable(_options, _node.MaxKnownHosts, time);
+        _peers = new PeerTable(_options, _node.MaxKnownHosts, time, _node.MaxCandidates);
 
         // A view is stale once no peer has answered for the suspect time plus a slow heartbeat's pings.
         var staleAfter = _options.PingInterval * _options.SuspectAfterMisses + _options.PingTimeout * 2;
@@ -207,9 +207,20 @@ public sealed class ClusterMembership : BackgroundService, IHostedLifecycleServi
         if (removed)
         {
             _hints.ForgetHost(host);
+            _clients.Forget(host);
         }
 
         return removed;
+    }
+
+    /// <summary>Hosts known besides this node: members (alive or suspect) and candidates that have not answered yet.</summary>
+    public (int Members, int Candidates) KnownHosts()
+    {
+        lock (_gate)
+        {
+            var members = _peers.Members.Length;
+            return (members, _peers.Count - members);
+        }
     }
 
     /// <summary>This node and every member that answers its pings.</summary>
@@ -385,7 +396,12 @@ public sealed class ClusterMembership : BackgroundService, IHostedLifecycleServi
                     ClusterLog.MemberDead(_logger, e.Host);
                     break;
                 case PeerEventKind.Forgotten:
+                    _clients.Forget(e.Host);
                     ClusterLog.CandidateForgotten(_logger, e.Host);
+                    break;
+                case PeerEventKind.Replaced:
+                    // A seed address that answered as a name (or as this node): its channel is not the member's.
+                    _clients.Forget(e.Host);
                     break;
             }
         }
@@ -431,8 +447,10 @@ public sealed class ClusterMembership : BackgroundService, IHostedLifecycleServi
         var request = new NegotiateRequest();
         lock (_gate)
         {
+            // Only hosts that answered this node's pings: a name someone merely told us about is never passed on,
+            // so one Negotiate naming hosts that never answer reaches no other member.
             request.KnownHosts.Add(_view.Self);
-            request.KnownHosts.AddRange(_peers.Hosts.Order(StringComparer.Ordinal));
+            request.KnownHosts.AddRange(_peers.Members.Order(StringComparer.Ordinal));
             members = [.. _peers.Alive];
         }
 

@@ -24,8 +24,11 @@ public sealed class OwnershipAnnouncer : BackgroundService, ICartLifecycleObserv
     private readonly TimeProvider _time;
     private readonly ILogger<OwnershipAnnouncer> _logger;
 
-    public OwnershipAnnouncer(ClusterView view, PeerClients clients, IOptions<ClusterOptions> options, TimeProvider time, ILogger<OwnershipAnnouncer> logger)
+    private readonly int _maxIds;
+
+    public OwnershipAnnouncer(ClusterView view, PeerClients clients, IOptions<ClusterOptions> options, IOptions<NodeOptions> node, TimeProvider time, ILogger<OwnershipAnnouncer> logger)
     {
+        _maxIds = node.Value.MaxIdsPerAnnouncement;
         _view = view;
         _clients = clients;
         _options = options.Value;
@@ -75,19 +78,9 @@ public sealed class OwnershipAnnouncer : BackgroundService, ICartLifecycleObserv
             return;
         }
 
-        OwnershipAnnounce? claim = null;
-        if (activated.Count > 0)
-        {
-            claim = new OwnershipAnnounce { Host = ring.Self };
-            claim.Ids.AddRange(activated);
-        }
-
-        ExpiryAnnounce? expiry = null;
-        if (expired.Count > 0)
-        {
-            expiry = new ExpiryAnnounce { Host = ring.Self };
-            expiry.Ids.AddRange(expired);
-        }
+        // Chunks under the receivers' limit (Node:MaxIdsPerAnnouncement, the same setting on every node).
+        var claims = activated.Chunk(_maxIds).Select(ids => new OwnershipAnnounce { Host = ring.Self, Ids = { ids } }).ToArray();
+        var expiries = expired.Chunk(_maxIds).Select(ids => new ExpiryAnnounce { Host = ring.Self, Ids = { ids } }).ToArray();
 
         await Task.WhenAll(peers.Select(async peer =>
         {
@@ -95,12 +88,12 @@ public sealed class OwnershipAnnouncer : BackgroundService, ICartLifecycleObserv
             var deadline = DateTime.UtcNow + _options.PingTimeout * 2;
             try
             {
-                if (claim is not null)
+                foreach (var claim in claims)
                 {
                     await client.AnnounceOwnershipAsync(claim, deadline: deadline, cancellationToken: cancellationToken).ConfigureAwait(false);
                 }
 
-                if (expiry is not null)
+                foreach (var expiry in expiries)
                 {
                     await client.AnnounceExpiryAsync(expiry, deadline: deadline, cancellationToken: cancellationToken).ConfigureAwait(false);
                 }

@@ -25,6 +25,9 @@ internal enum PeerEventKind
     Suspect,
     Dead,
     Forgotten,
+
+    /// <summary>A pinged address answered as another name (or as this node) and left the table under that address.</summary>
+    Replaced,
 }
 
 /// <summary>
@@ -36,7 +39,9 @@ internal enum PeerEventKind
 /// pings in a row (or refuses a connection) is suspect; a suspect silent for the dead-after time since it
 /// was last heard is dead; an answer makes any of them alive.
 /// </summary>
-internal sealed class PeerTable(ClusterOptions options, int maxKnownHosts, TimeProvider time)
+/// Candidates are capped apart (<paramref name="maxCandidates"/>): a Negotiate naming a thousand hosts that never
+/// answer costs at most that many pings per heartbeat until they are forgotten, and no member slot.
+internal sealed class PeerTable(ClusterOptions options, int maxKnownHosts, TimeProvider time, int maxCandidates = int.MaxValue)
 {
     private readonly Dictionary<string, Peer> _peers = new(StringComparer.Ordinal);
 
@@ -62,20 +67,22 @@ internal sealed class PeerTable(ClusterOptions options, int maxKnownHosts, TimeP
     public int Learn(IEnumerable<string> hosts, string self)
     {
         var learnt = 0;
+        var candidates = _peers.Values.Count(p => p.Status == PeerStatus.Candidate);
         foreach (var raw in hosts)
         {
+            if (_peers.Count >= maxKnownHosts || candidates >= maxCandidates)
+            {
+                break;
+            }
+
             var host = RingSnapshot.Normalize(raw);
             if (host == self || _peers.ContainsKey(host) || !HostName.TryParse(host, out _))
             {
                 continue;
             }
 
-            if (_peers.Count >= maxKnownHosts)
-            {
-                break;
-            }
-
             _peers[host] = new Peer(host, time.GetTimestamp());
+            candidates++;
             learnt++;
         }
 
@@ -120,6 +127,7 @@ internal sealed class PeerTable(ClusterOptions options, int maxKnownHosts, TimeP
             {
                 // A seed that resolved to this very node.
                 _peers.Remove(peer.Host);
+                events.Add(new PeerEvent(PeerEventKind.Replaced, peer.Host));
                 continue;
             }
 
@@ -127,6 +135,7 @@ internal sealed class PeerTable(ClusterOptions options, int maxKnownHosts, TimeP
             {
                 // An address (say a seed's IP) answered with its advertised name: the name is the member.
                 _peers.Remove(peer.Host);
+                events.Add(new PeerEvent(PeerEventKind.Replaced, peer.Host));
                 if (!_peers.TryGetValue(answeredAs, out var named))
                 {
                     named = new Peer(answeredAs, now);

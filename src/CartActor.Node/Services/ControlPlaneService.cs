@@ -36,6 +36,7 @@ internal sealed partial class ControlPlaneService : ControlPlane.ControlPlane.Co
     private readonly ILogger<ControlPlaneService> _logger;
     private readonly GeneratedKeys _keys = new();
     private readonly TimeSpan _forwardTimeout;
+    private readonly int _maxIdsPerAnnouncement;
 
     // A shared store fences every write; its Applies carry a key so that a retry is exactly-once.
     private readonly bool _sharedStore;
@@ -49,6 +50,7 @@ internal sealed partial class ControlPlaneService : ControlPlane.ControlPlane.Co
         OwnershipHints hints,
         PeerClients peers,
         IOptions<ClusterOptions> clusterOptions,
+        IOptions<NodeOptions> nodeOptions,
         TimeProvider time,
         ILogger<ControlPlaneService> logger)
     {
@@ -62,6 +64,7 @@ internal sealed partial class ControlPlaneService : ControlPlane.ControlPlane.Co
         _time = time;
         _logger = logger;
         _forwardTimeout = clusterOptions.Value.ForwardTimeout;
+        _maxIdsPerAnnouncement = nodeOptions.Value.MaxIdsPerAnnouncement;
         _sharedStore = runtime.Store is { IsShared: true };
     }
 
@@ -151,16 +154,19 @@ internal sealed partial class ControlPlaneService : ControlPlane.ControlPlane.Co
     public override Task<OwnerChangeAck> AnnounceOwnership(OwnershipAnnounce request, ServerCallContext context)
     {
         RequireHost(request.Host, "host");
-        var (claimed, conflicts, dropped) = _hints.Claim(request.Host, request.Ids);
+        RequireAnnouncementSize(request.Ids.Count);
+        var (claimed, conflicts, dropped, notAMember) = _hints.Claim(request.Host, request.Ids);
         var message = $"recorded {claimed} of {request.Ids.Count} claims from {request.Host}";
+        if (notAMember) message += $"; ignored: {request.Host} is not a member of this node's ring";
         if (conflicts > 0) message += $"; {conflicts} already claimed by another host (first claim wins)";
-        if (dropped > 0) message += $"; {dropped} ignored, hint table full";
+        if (dropped > 0 && !notAMember) message += $"; {dropped} ignored, hint table full";
         return Task.FromResult(new OwnerChangeAck { Accepted = true, Message = message });
     }
 
     public override Task<OwnerChangeAck> AnnounceExpiry(ExpiryAnnounce request, ServerCallContext context)
     {
         RequireHost(request.Host, "host");
+        RequireAnnouncementSize(request.Ids.Count);
         var removed = _hints.Expire(request.Host, request.Ids);
         return Task.FromResult(new OwnerChangeAck { Accepted = true, Message = $"dropped {removed} of {request.Ids.Count} hints for {request.Host}" });
     }
@@ -231,6 +237,16 @@ internal sealed partial class ControlPlaneService : ControlPlane.ControlPlane.Co
         }
 
         return outcome.Result;
+    }
+
+    /// <summary>The work an announcement can start is bounded: a larger one is refused before any of it is done.</summary>
+    private void RequireAnnouncementSize(int ids)
+    {
+        if (ids > _maxIdsPerAnnouncement)
+        {
+            throw new RpcException(new Status(StatusCode.InvalidArgument,
+                $"ids holds {ids} cart ids; at most {_maxIdsPerAnnouncement} are accepted in one announcement (Node:MaxIdsPerAnnouncement)"));
+        }
     }
 
     private static void RequireHost(string host, string field)
