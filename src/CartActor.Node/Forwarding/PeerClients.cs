@@ -34,6 +34,18 @@ public sealed class PeerClients(PeerCredentials? credentials = null, NodeIdentit
         }
     }
 
+    /// <summary>
+    /// Forgets a peer that is going away while calls to it may still be in flight (a Closing peer keeps serving
+    /// its drain window): new calls get a new channel at once, the old one is disposed after <paramref name="grace"/>.
+    /// </summary>
+    public void ForgetAfter(string host, TimeSpan grace)
+    {
+        if (_peers.TryRemove(host, out var peer))
+        {
+            _ = Task.Delay(grace).ContinueWith(static (_, state) => ((Peer)state!).Dispose(), peer, CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
+        }
+    }
+
     public void Dispose()
     {
         foreach (var host in _peers.Keys)

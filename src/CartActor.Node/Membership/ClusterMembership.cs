@@ -207,7 +207,8 @@ public sealed class ClusterMembership : BackgroundService, IHostedLifecycleServi
         if (removed)
         {
             _hints.ForgetHost(host);
-            _clients.Forget(host);
+            // Calls forwarded to it may still be answered during its drain window: dispose its channel later.
+            _clients.ForgetAfter(host, _options.ForwardTimeout + _options.DrainWindow);
         }
 
         return removed;
