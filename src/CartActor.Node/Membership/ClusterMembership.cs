@@ -207,8 +207,8 @@ public sealed class ClusterMembership : BackgroundService, IHostedLifecycleServi
         if (removed)
         {
             _hints.ForgetHost(host);
-            // Calls forwarded to it may still be answered during its drain window: dispose its channel later.
-            _clients.ForgetAfter(host, _options.ForwardTimeout + _options.DrainWindow);
+            // Calls forwarded to it may still be answered until it stops (at most its shutdown timeout): dispose its channel later.
+            _clients.ForgetAfter(host, _node.ShutdownTimeout);
         }
 
         return removed;
