@@ -54,6 +54,10 @@ public sealed class CartRuntime : IAsyncDisposable
         }
 
         Metrics.Observe(() => ActiveCarts, () => QueueDepth);
+        if (store is not null)
+        {
+            Metrics.StoreOpened(store.Name);
+        }
         _sweepTimer = Time.CreateTimer(static state => ((CartRuntime)state!).StartSweep(), this, options.SweepInterval, options.SweepInterval);
     }
 

@@ -32,6 +32,11 @@ public sealed class MetricsTests
         Assert.Equal(3, first["cartactor_mutations_total{result=\"applied\",type=\"AddItem\"}"]);
         Assert.Equal(4, second["cartactor_requests_total{rpc=\"Apply\",status=\"OK\"}"]);
         Assert.Equal(4, second["cartactor_request_duration_seconds_count{rpc=\"Apply\",status=\"OK\"}"]);
+
+        // The embedded store (the test node's default) wrote each Apply's cart, one batch each, and lost no race.
+        Assert.Equal(4, second["cartactor_store_write_batch_carts_sum{store=\"rocksdb\"}"]);
+        Assert.Equal(4, second["cartactor_store_write_duration_seconds_count{result=\"ok\",store=\"rocksdb\"}"]);
+        Assert.Equal(0, second["cartactor_store_conflicts_total{store=\"rocksdb\"}"]);
     }
 
     [Fact]
@@ -50,7 +55,7 @@ public sealed class MetricsTests
         Assert.Equal("histogram", types["cartactor_request_duration_seconds"]);
         Assert.Equal("gauge", types["cartactor_active_carts"]);
         Assert.All(types.Where(t => t.Value == "counter"), t => Assert.EndsWith("_total", t.Key, StringComparison.Ordinal));
-        Assert.All(types.Where(t => t.Value == "histogram"), t => Assert.Matches("_(seconds|bytes|items)$", t.Key));
+        Assert.All(types.Where(t => t.Value == "histogram"), t => Assert.Matches("_(seconds|bytes|carts)$", t.Key));
     }
 
     [Fact]

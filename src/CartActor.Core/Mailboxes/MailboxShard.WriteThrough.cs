@@ -52,6 +52,7 @@ internal sealed partial class MailboxShard
 
         IReadOnlyCollection<ulong> conflicts;
         Exception? failure = null;
+        var started = _context.Time.GetTimestamp();
         try
         {
             var write = store.WriteAsync(_writes);
@@ -62,6 +63,8 @@ internal sealed partial class MailboxShard
             conflicts = [];
             failure = new CartRuntimeException(CartRequestError.StoreUnavailable, $"the {store.Name} store did not confirm the write ({ex.Message}); nothing was acknowledged, retry with the same idempotency key", ex);
         }
+
+        _context.Metrics.StoreWritten(store.Name, _context.Time.GetElapsedTime(started), _writes.Count, conflicts.Count, failure is not null);
 
         foreach (var grain in _dirty.Values)
         {
