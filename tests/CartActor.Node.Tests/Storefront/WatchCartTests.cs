@@ -85,9 +85,9 @@ public sealed class WatchCartTests
         }
 
         // Resubscribed through the node the client already knows: it relays the new owner's stream.
+        // While the two views still converge the new owner may refuse too (UNAVAILABLE): a client retries.
         var movedId = ids[moved[0]];
-        using var again = viaFirst.WatchCart(new WatchCartRequest { CartId = movedId }, deadline: GrpcTestExtensions.Deadline());
-        Assert.Equal(1UL, (await NextAsync(again)).Version);
+        using var again = await ResubscribeAsync(viaFirst, movedId);
         await new CartService.CartServiceClient(second.Channel).AddItemAsync(new AddItemRequest { CartId = movedId, Item = Carts.Item("sku-b") }).WithTimeout();
         var next = await NextAsync(again);
         Assert.Equal(2UL, next.Version);
@@ -96,6 +96,25 @@ public sealed class WatchCartTests
         foreach (var watch in watches)
         {
             watch.Dispose();
+        }
+    }
+
+    private static async Task<AsyncServerStreamingCall<CartState>> ResubscribeAsync(CartService.CartServiceClient client, ulong id)
+    {
+        var waited = System.Diagnostics.Stopwatch.StartNew();
+        while (true)
+        {
+            var call = client.WatchCart(new WatchCartRequest { CartId = id }, deadline: GrpcTestExtensions.Deadline());
+            try
+            {
+                Assert.Equal(1UL, (await NextAsync(call)).Version);
+                return call;
+            }
+            catch (RpcException ex) when (ex.StatusCode == StatusCode.Unavailable && waited.Elapsed < TimeSpan.FromSeconds(15))
+            {
+                call.Dispose();
+                await Task.Delay(200);
+            }
         }
     }
 
