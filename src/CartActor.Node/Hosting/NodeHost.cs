@@ -254,6 +254,8 @@ public static class NodeHost
     {
         kestrel.AddServerHeader = false;
         kestrel.Limits.Http2.MaxStreamsPerConnection = options.MaxStreamsPerConnection;
+        // Beyond the cap Kestrel closes new connections at once and keeps serving the open ones.
+        kestrel.Limits.MaxConcurrentConnections = ConnectionLimit.Effective(options.MaxConnections);
         if (!BindAddress.TryParse(options.Bind, out var bind))
         {
             throw new NodeConfigurationException($"Node:Bind (--bind) '{options.Bind}' is not an IP address, 'localhost' or '*'");

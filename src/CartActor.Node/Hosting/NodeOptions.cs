@@ -48,6 +48,12 @@ public sealed class NodeOptions
     public int MaxStreamsPerConnection { get; set; } = 256;
 
     /// <summary>
+    /// Open connections per port; more are closed at once while the open ones keep being served. Default 0: sized
+    /// below the open-file limit seen at start ((soft limit - 256) / 2, at least 16).
+    /// </summary>
+    public int MaxConnections { get; set; }
+
+    /// <summary>
     /// On SIGTERM, how long the node keeps serving normally with readiness off before it leaves the ring:
     /// the time a load balancer (a Kubernetes Service) needs to stop routing to it. Default 5 s.
     /// </summary>

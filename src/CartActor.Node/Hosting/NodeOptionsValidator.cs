@@ -26,6 +26,7 @@ internal sealed class NodeOptionsValidator : IValidateOptions<NodeOptions>
         if (options.Retention < TimeSpan.FromMinutes(1)) failures.Add($"Node:Retention must be at least 1 minute (was {options.Retention})");
         if (options.RetentionSweepInterval <= TimeSpan.Zero) failures.Add($"Node:RetentionSweepInterval must be positive (was {options.RetentionSweepInterval})");
         if (options.MaxMessageSize is < 1024 or > 256 * 1024 * 1024) failures.Add($"Node:MaxMessageSize must be 1 KiB..256 MiB (was {options.MaxMessageSize})");
+        if (options.MaxConnections is < 0 or > 1_000_000) failures.Add($"Node:MaxConnections must be 0 (sized from the open-file limit) or 1..1000000 (was {options.MaxConnections})");
         if (options.MaxStreamsPerConnection is < 1 or > 100_000) failures.Add($"Node:MaxStreamsPerConnection must be 1..100000 (was {options.MaxStreamsPerConnection})");
         if (options.ShutdownTimeout <= TimeSpan.Zero) failures.Add($"Node:ShutdownTimeout must be positive (was {options.ShutdownTimeout})");
         if (options.DrainDelay < TimeSpan.Zero || options.DrainDelay >= options.ShutdownTimeout) failures.Add($"Node:DrainDelay must be at least 0 and less than Node:ShutdownTimeout ({options.ShutdownTimeout}) (was {options.DrainDelay})");
