@@ -13,7 +13,7 @@ namespace CartActor.Cluster.Tests.Chaos;
 /// was lost or applied twice. Routing is what a Kubernetes Service does: a node is routable while the test
 /// keeps it in rotation and its /readyz answered 200 at the last probe.
 /// </summary>
-public sealed class ChaosLoad
+internal sealed class ChaosLoad
 {
     private static readonly TimeSpan ProbeInterval = TimeSpan.FromMilliseconds(200);
 
@@ -252,7 +252,7 @@ public sealed class ChaosLoad
 }
 
 /// <summary>One call that did not come back OK: when it started and ended (load clock), through which node, in which phase.</summary>
-public sealed record CallFailure(TimeSpan Started, TimeSpan Ended, string Call, string Node, ulong Cart, string Sku, StatusCode Status, string Detail, string Phase)
+internal sealed record CallFailure(TimeSpan Started, TimeSpan Ended, string Call, string Node, ulong Cart, string Sku, StatusCode Status, string Detail, string Phase)
 {
     public override string ToString() => $"{Started.TotalSeconds:F2}-{Ended.TotalSeconds:F2}s [{Phase}] {Call} via {Node} cart {Cart} {Sku}: {Status} {Detail}";
 }

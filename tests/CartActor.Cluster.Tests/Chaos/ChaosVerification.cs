@@ -12,7 +12,7 @@ namespace CartActor.Cluster.Tests.Chaos;
 /// Foreign: a sku never sent to that cart. Divergent: two nodes answering different states for one cart.
 /// A sku whose call failed may or may not be there (the client cannot know); it is counted, not judged.
 /// </summary>
-public static class ChaosVerification
+internal static class ChaosVerification
 {
     public static async Task<ChaosReport> VerifyAsync(ChaosLoad load, IReadOnlyList<NodeProcess> nodes)
     {
@@ -75,7 +75,7 @@ public static class ChaosVerification
 }
 
 /// <summary>What a run did and what the carts hold afterwards; <see cref="ToString"/> is the report a test prints.</summary>
-public sealed class ChaosReport(ChaosLoad load)
+internal sealed class ChaosReport(ChaosLoad load)
 {
     private readonly List<string> _problems = [];
 

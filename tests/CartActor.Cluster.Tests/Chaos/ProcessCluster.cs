@@ -9,7 +9,7 @@ namespace CartActor.Cluster.Tests.Chaos;
 /// as a Kubernetes headless service resolves to every pod), so any of them restarts into the same cluster.
 /// Timers are the fast test timers with a drain delay closer to production's: a rolling restart takes seconds.
 /// </summary>
-public sealed class ProcessCluster : IAsyncDisposable
+internal sealed class ProcessCluster : IAsyncDisposable
 {
     /// <summary>How long a process may take to start and join (dotnet start-up on a loaded 2-core machine).</summary>
     public static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(45);
