@@ -34,10 +34,11 @@ public class ForwardingBenchmarks
     [GlobalSetup]
     public void Setup()
     {
-        _a = BenchNode.Start(ClusterArgs);
+        string[] args = [.. ClusterArgs, .. StartStore()];
+        _a = BenchNode.Start(args);
         try
         {
-            _b = BenchNode.Start([.. ClusterArgs, "--seeds", _a.AdvertisedHost]);
+            _b = BenchNode.Start([.. args, "--seeds", _a.AdvertisedHost]);
             BenchNode.WaitForRing([_a, _b], ConvergeWithin);
             Prepare();
         }
@@ -70,7 +71,16 @@ public class ForwardingBenchmarks
         {
             _b.Dispose();
             _a.Dispose();
+            StopStore();
         }
+    }
+
+    /// <summary>The nodes' extra store arguments (none: BenchNode's <c>--store memory</c>); starts the store when it is a server.</summary>
+    protected virtual string[] StartStore() => [];
+
+    /// <summary>Stops what <see cref="StartStore"/> started, after both nodes have stopped.</summary>
+    protected virtual void StopStore()
+    {
     }
 
     /// <summary>Apply entering at the cart's owner.</summary>
