@@ -19,7 +19,8 @@ public sealed class ClusterMetricsTests
 
         await using var second = await RunningNode.StartAsync([.. fastPings, "--seeds", first.AdvertisedHost]);
         var waited = Stopwatch.StartNew();
-        while (first.Get<ClusterView>().Ring.Members.Count < 2 && waited.Elapsed < TestTimeouts.Default)
+        while ((first.Get<ClusterView>().Ring.Members.Count < 2 || second.Get<ClusterView>().Ring.Members.Count < 2 || !second.Get<ClusterMembership>().IsJoined)
+               && waited.Elapsed < TestTimeouts.Default)
         {
             await Task.Delay(50);
         }
@@ -28,5 +29,18 @@ public sealed class ClusterMetricsTests
         Assert.Equal(2, joined["cartactor_members{state=\"alive\"}"]);
         Assert.True(joined["cartactor_ring_changes_total"] > alone["cartactor_ring_changes_total"], "the join is a ring change");
         Assert.True(joined["cartactor_ring_epoch"] > alone["cartactor_ring_epoch"]);
+        Assert.Equal(1, joined["cartactor_readiness{reason=\"ready\"}"]);
+        Assert.Equal(0, joined["cartactor_readiness{reason=\"draining\"}"]);
+        Assert.Equal(0, joined["cartactor_drain_idle_seconds"]);
+
+        // A call for a cart the second node owns is forwarded there by the first, and counted as a forward.
+        var remote = Enumerable.Range(1, 1000).Select(i => (ulong)(700_000 + i))
+            .First(id => first.Get<ClusterView>().Ring.OwnerOf(id) == second.AdvertisedHost.ToLowerInvariant());
+        await first.Client.ApplyAsync(Carts.Apply(remote, Carts.Item("sku-a"))).WithTimeout();
+        var forwarded = await first.ScrapeAsync();
+        Assert.Equal(1, forwarded["cartactor_forwards_total{outcome=\"OK\"}"] - joined["cartactor_forwards_total{outcome=\"OK\"}"]);
+        // Retries are counted from zero (a refusal while the views settle would be one of them).
+        Assert.True(forwarded.ContainsKey("cartactor_entry_retries_total{reason=\"refused\"}"));
+        Assert.Equal(1, (await second.ScrapeAsync())["cartactor_active_carts"]);
     }
 }

@@ -144,20 +144,30 @@ public sealed class MetricsRecordingCostTests
         var metrics = node.Get<CartActor.Node.Diagnostics.NodeMetrics>();
         var cartMetrics = node.Get<CartRuntime>().Metrics;
         const string Apply = "/control_plane_messages.ControlPlane/Apply";
+        var calls = 100;
         for (var i = 0; i < 100; i++)
         {
             metrics.Record(Apply, StatusCode.OK, TimeSpan.FromMicroseconds(50));
             cartMetrics.MutationApplied("AddItem");
         }
 
-        var before = GC.GetAllocatedBytesForCurrentThread();
-        for (var i = 0; i < 10_000; i++)
+        // A per-call allocation shows in every round (10 000 calls x its size); one-off runtime work on this
+        // thread (tiered JIT, a type loaded) may touch one round, so the best of three must be zero.
+        var allocated = long.MaxValue;
+        for (var round = 0; round < 3 && allocated != 0; round++)
         {
-            metrics.Record(Apply, StatusCode.OK, TimeSpan.FromMicroseconds(50));
-            cartMetrics.MutationApplied("AddItem");
+            var before = GC.GetAllocatedBytesForCurrentThread();
+            for (var i = 0; i < 10_000; i++)
+            {
+                metrics.Record(Apply, StatusCode.OK, TimeSpan.FromMicroseconds(50));
+                cartMetrics.MutationApplied("AddItem");
+            }
+
+            allocated = Math.Min(allocated, GC.GetAllocatedBytesForCurrentThread() - before);
+            calls += 10_000;
         }
 
-        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
-        Assert.Equal(10_100, (await node.ScrapeAsync())["cartactor_requests_total{rpc=\"Apply\",status=\"OK\"}"]);
+        Assert.Equal(0, allocated);
+        Assert.Equal(calls, (await node.ScrapeAsync())["cartactor_requests_total{rpc=\"Apply\",status=\"OK\"}"]);
     }
 }

@@ -17,6 +17,8 @@ public sealed class NodeMetrics : IDisposable
     private readonly Meter _meter;
     private readonly Counter<long> _requests;
     private readonly Histogram<double> _duration;
+    private readonly Counter<long> _forwards;
+    private readonly Counter<long> _retries;
     private readonly FrozenDictionary<string, string> _shortNames;
 
     public NodeMetrics(IMeterFactory factory)
@@ -31,9 +33,24 @@ public sealed class NodeMetrics : IDisposable
             {
                 HistogramBucketBoundaries = [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
             });
+        _forwards = _meter.CreateCounter<long>("cartactor_forwards", description: "Calls forwarded to the cart's owner, by outcome (OK or the gRPC status of the failure).");
+        _retries = _meter.CreateCounter<long>("cartactor_entry_retries", description: "Attempts an entry node made again within the caller's deadline, by reason (store, refused, cancelled).");
+        _forwards.Add(0, new KeyValuePair<string, object?>("outcome", "OK"));
+        foreach (var reason in (string[])["store", "refused", "cancelled"])
+        {
+            _retries.Add(0, new KeyValuePair<string, object?>("reason", reason));
+        }
+
         _shortNames = ControlPlane.ControlPlane.Descriptor.Methods
             .ToFrozenDictionary(m => $"/{ControlPlane.ControlPlane.Descriptor.FullName}/{m.Name}", m => m.Name, StringComparer.Ordinal);
     }
+
+    /// <summary>A call this entry node forwarded to the cart's owner: its outcome, OK or the status it failed with.</summary>
+    public void Forwarded(StatusCode status) =>
+        _forwards.Add(1, new KeyValuePair<string, object?>("outcome", (int)status < StatusNames.Length ? StatusNames[(int)status] : "Unknown"));
+
+    /// <summary>The entry node tries a call again: "store" (its own write failed or lost a race), "refused" (the owner refused or was unreachable), "cancelled" (a forward was cut off).</summary>
+    public void Retried(string reason) => _retries.Add(1, new KeyValuePair<string, object?>("reason", reason));
 
     public void Record(string method, StatusCode status, TimeSpan elapsed)
     {

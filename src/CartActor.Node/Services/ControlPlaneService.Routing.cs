@@ -81,17 +81,31 @@ internal sealed partial class ControlPlaneService
                         ForwardingHeaders.RefusalTrailers(lookup.Ring));
                 }
 
-                return await call(_peers.For(lookup.Owner), request, ForwardHeaders(lookup, key), deadline, context.CancellationToken).ConfigureAwait(false);
+                TResponse reply;
+                try
+                {
+                    reply = await call(_peers.For(lookup.Owner), request, ForwardHeaders(lookup, key), deadline, context.CancellationToken).ConfigureAwait(false);
+                }
+                catch (RpcException ex)
+                {
+                    _metrics.Forwarded(ex.StatusCode);
+                    throw;
+                }
+
+                _metrics.Forwarded(StatusCode.OK);
+                return reply;
             }
             catch (CartRuntimeException ex) when (_sharedStore && ex.Error is CartRequestError.StoreUnavailable or CartRequestError.Conflict
                                                   && CanRetry(attempt, deadline, context))
             {
                 // The write's outcome is unknown, or it kept losing to another writer: the cart was dropped;
                 // re-applying with the same key reloads it and is applied exactly once.
+                _metrics.Retried("store");
             }
             catch (RpcException ex) when (!forwarded && lookup.Kind == OwnerKind.Remote && (IsRetryable(ex) || ex.StatusCode == StatusCode.Cancelled)
                                           && CanRetry(attempt, deadline, context))
             {
+                _metrics.Retried(ex.StatusCode == StatusCode.Cancelled ? "cancelled" : "refused");
                 await ReactToRefusalAsync(lookup, ex, context.CancellationToken).ConfigureAwait(false);
             }
 

@@ -32,6 +32,7 @@ internal sealed partial class ControlPlaneService : ControlPlane.ControlPlane.Co
     private readonly ClusterMembership _membership;
     private readonly OwnershipHints _hints;
     private readonly PeerClients _peers;
+    private readonly NodeMetrics _metrics;
     private readonly TimeProvider _time;
     private readonly ILogger<ControlPlaneService> _logger;
     private readonly GeneratedKeys _keys = new();
@@ -49,6 +50,7 @@ internal sealed partial class ControlPlaneService : ControlPlane.ControlPlane.Co
         ClusterMembership membership,
         OwnershipHints hints,
         PeerClients peers,
+        NodeMetrics metrics,
         IOptions<ClusterOptions> clusterOptions,
         IOptions<NodeOptions> nodeOptions,
         TimeProvider time,
@@ -61,6 +63,7 @@ internal sealed partial class ControlPlaneService : ControlPlane.ControlPlane.Co
         _membership = membership;
         _hints = hints;
         _peers = peers;
+        _metrics = metrics;
         _time = time;
         _logger = logger;
         _forwardTimeout = clusterOptions.Value.ForwardTimeout;
