@@ -48,6 +48,7 @@ public sealed class CommandLineTests
         Assert.Contains(lines, l => l.Contains("--idle-ttl <duration>", StringComparison.Ordinal) && l.TrimEnd().EndsWith("default 30m", StringComparison.Ordinal));
         Assert.Contains(lines, l => l.Contains("--Cluster:DeadAfter <duration>", StringComparison.Ordinal) && l.TrimEnd().EndsWith("default 10s", StringComparison.Ordinal));
         Assert.Contains(lines, l => l.Contains("--Node:ShutdownTimeout <duration>", StringComparison.Ordinal));
+        Assert.Contains(lines, l => l.Contains("--dashboard <true|false>", StringComparison.Ordinal) && l.TrimEnd().EndsWith("default false", StringComparison.Ordinal));
         Assert.DoesNotContain("Now listening", stdout, StringComparison.Ordinal);
     }
 

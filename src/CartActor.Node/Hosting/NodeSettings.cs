@@ -115,6 +115,7 @@ internal static class NodeSettings
         {
             null => "none",
             TimeSpan t => Durations.Format(t),
+            bool b => b ? "true" : "false",
             string s => s,
             ICollection { Count: 0 } => "none",
             IEnumerable e => string.Join(",", e.Cast<object>()),
