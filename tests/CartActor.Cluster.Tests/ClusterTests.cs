@@ -39,7 +39,10 @@ public sealed class ClusterTests
             var entry = cluster.Nodes[(i * 7919) % 3];
             var request = new ApplyRequest { Id = (ulong)i };
             request.Messages.Add(TestCluster.Add($"sku-{i}", 1 + i % 5));
-            var result = await entry.Client.ApplyAsync(request).ResponseAsync.WithTimeout();
+            // A deadline, as a storefront sets one: the entry node retries refusals within it. Without one a
+            // forward gets Cluster:ForwardTimeout (5 s here), and CI once saw that run out (DeadlineExceeded) on
+            // this steady 3-node cluster: a window of disagreeing views longer than expected, left open in the note.
+            var result = await entry.Client.ApplyAsync(request, deadline: DateTime.UtcNow.AddSeconds(20)).ResponseAsync.WithTimeout();
             Assert.False(result.Mutations[0].HasError, result.Mutations[0].Error);
         });
 
@@ -48,7 +51,7 @@ public sealed class ClusterTests
             ByteString? first = null;
             foreach (var node in cluster.Nodes)
             {
-                var reply = await node.Client.GetAsync(new GetRequest { Id = (ulong)i }).ResponseAsync.WithTimeout();
+                var reply = await node.Client.GetAsync(new GetRequest { Id = (ulong)i }, deadline: DateTime.UtcNow.AddSeconds(20)).ResponseAsync.WithTimeout();
                 var state = TestCluster.State(reply);
                 Assert.Equal((ulong)i, state.Id);
                 Assert.Equal($"sku-{i}", Assert.Single(state.Items).Sku);
