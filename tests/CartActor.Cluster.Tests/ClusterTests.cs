@@ -61,17 +61,20 @@ public sealed class ClusterTests
             }
         });
 
-        // Each cart lives on exactly its owner.
+        // A cart lives in memory only on its owner, never on two nodes. Memory is a cache of the store: a node
+        // may drop carts (a view it found stale drops them all), so not every cart need be live somewhere.
         var owned = 0;
+        var seen = new HashSet<ulong>();
         foreach (var node in cluster.Nodes)
         {
             var ids = (await node.Client.GetLocalActorIdsAsync(new Empty()).ResponseAsync.WithTimeout()).Ids;
             var ring = node.Get<ClusterView>().Ring;
             Assert.All(ids, id => Assert.Equal(ring.Self, ring.OwnerOf(id)));
+            Assert.All(ids, id => Assert.True(seen.Add(id), $"cart {id} is live on two nodes"));
             owned += ids.Count;
         }
 
-        Assert.Equal(carts, owned);
+        Assert.InRange(owned, 1, carts);
     }
 
     [Fact]
