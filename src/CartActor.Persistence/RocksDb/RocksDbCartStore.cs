@@ -1,9 +1,6 @@
-using System.Buffers.Binary;
 using System.Diagnostics;
 using System.Diagnostics.CodeAnalysis;
 using System.Runtime.CompilerServices;
-using CartActor.Cart.Messages;
-using Google.Protobuf;
 using Microsoft.Extensions.ObjectPool;
 using RocksDbSharp;
 using NativeDb = RocksDbSharp.RocksDb;
@@ -20,18 +17,17 @@ namespace CartActor.Persistence.RocksDb;
 /// The retention sweep reads without blocking them and takes the gate alone only to re-check and delete a
 /// small batch, so a cart written meanwhile is never deleted. Dispose takes it alone to close the database.
 /// </para>
+/// <para>
+/// Partials by concern: this file opens, closes and holds the options; Reads, Writes and Maintenance (the
+/// retention sweep) share its fields.
+/// </para>
 /// </summary>
-public sealed class RocksDbCartStore : ICartStore
+public sealed partial class RocksDbCartStore : ICartStore
 {
     private const int KeySize = sizeof(ulong);
 
     // A cache sized for the hot working set of a node's carts (records are a few hundred bytes to a few KB).
     private const ulong BlockCacheBytes = 64UL * 1024 * 1024;
-
-    // The sweep reads at most this many entries per hold of the shared gate and deletes at most this many per
-    // exclusive hold, so writers wait for one small batch at most.
-    private const int SweepScanChunk = 1024;
-    private const int SweepDeleteBatch = 256;
 
     private const int MaxPooledScratch = 16;
 
@@ -142,86 +138,6 @@ public sealed class RocksDbCartStore : ICartStore
         return new RocksDbCartStore(path, options.Mode, db, dbOptions, tableOptions, blockCache, bloomFilter);
     }
 
-    public CartRecord? Load(ulong cartId)
-    {
-        Span<byte> key = stackalloc byte[KeySize];
-        BinaryPrimitives.WriteUInt64BigEndian(key, cartId);
-        byte[]? value;
-        _gate.EnterReadLock();
-        try
-        {
-            ThrowIfDisposed();
-            value = _db.Get(key);
-        }
-        catch (RocksDbException ex)
-        {
-            throw Unavailable($"cart {cartId}: reading its record", ex);
-        }
-        finally
-        {
-            _gate.ExitReadLock();
-        }
-
-        return value is null ? null : Decode(cartId, value);
-    }
-
-    /// <summary>
-    /// Writes the whole batch as one atomic RocksDB write; completes synchronously (the shard waits for the
-    /// write either way, and a synchronous answer lets it skip an async hop). The expected versions are not
-    /// checked: this store has one writer per cart, its owner.
-    /// </summary>
-    public ValueTask<IReadOnlyCollection<ulong>> WriteAsync(IReadOnlyList<CartWrite> writes)
-    {
-        ArgumentNullException.ThrowIfNull(writes);
-        if (writes.Count == 0)
-        {
-            return new ValueTask<IReadOnlyCollection<ulong>>(NoConflicts);
-        }
-
-        try
-        {
-            Write(writes);
-        }
-        catch (Exception ex)
-        {
-            return ValueTask.FromException<IReadOnlyCollection<ulong>>(
-                ex as CartStoreException ?? Unavailable($"writing {writes.Count} cart(s)", ex));
-        }
-
-        return new ValueTask<IReadOnlyCollection<ulong>>(NoConflicts);
-    }
-
-    /// <exception cref="CartStoreException">The store is closed or the delete failed.</exception>
-    public void Delete(ulong cartId)
-    {
-        Span<byte> key = stackalloc byte[KeySize];
-        BinaryPrimitives.WriteUInt64BigEndian(key, cartId);
-        _gate.EnterReadLock();
-        try
-        {
-            ThrowIfDisposed();
-            _db.Remove(key, null, _writeOptions);
-        }
-        catch (RocksDbException ex)
-        {
-            throw Unavailable($"cart {cartId}: deleting its record", ex);
-        }
-        finally
-        {
-            _gate.ExitReadLock();
-        }
-    }
-
-    /// <summary>
-    /// Deletes every record whose envelope says it was last updated before <paramref name="cutoff"/>. Runs on the
-    /// thread pool, never on the caller's thread. Records whose envelope is unreadable are left for an operator.
-    /// </summary>
-    public Task<long> DeleteOlderThanAsync(DateTimeOffset cutoff, CancellationToken cancellationToken)
-    {
-        var cutoffUnixMs = cutoff.ToUnixTimeMilliseconds();
-        return Task.Run(() => Sweep(cutoffUnixMs, cancellationToken), cancellationToken);
-    }
-
     public void Dispose()
     {
         _gate.EnterWriteLock();
@@ -248,165 +164,6 @@ public sealed class RocksDbCartStore : ICartStore
         GC.KeepAlive(_blockCache);
         GC.KeepAlive(_bloomFilter);
     }
-
-    private void Write(IReadOnlyList<CartWrite> writes)
-    {
-        var scratch = _scratchPool.Get();
-        try
-        {
-            var batch = scratch.Batch;
-            Span<byte> key = stackalloc byte[KeySize];
-            for (var i = 0; i < writes.Count; i++)
-            {
-                var write = writes[i];
-                var payloadSize = write.Record.CalculateSize();
-                var value = scratch.Buffer(RecordEnvelope.SizeOf(payloadSize));
-                RecordEnvelope.Encode(write.Record, payloadSize, value);
-                BinaryPrimitives.WriteUInt64BigEndian(key, write.CartId);
-                batch.Put(key, value);
-            }
-
-            _gate.EnterReadLock();
-            try
-            {
-                ThrowIfDisposed();
-                _db.Write(batch, _writeOptions);
-            }
-            finally
-            {
-                _gate.ExitReadLock();
-            }
-        }
-        finally
-        {
-            _scratchPool.Return(scratch);
-        }
-    }
-
-    private CartRecord Decode(ulong cartId, byte[] value)
-    {
-        var problem = RecordEnvelope.Check(value, out _, out var payload);
-        if (problem is not null)
-        {
-            throw Corrupt(cartId, problem, inner: null);
-        }
-
-        try
-        {
-            return CartRecord.Parser.ParseFrom(payload);
-        }
-        catch (InvalidProtocolBufferException ex)
-        {
-            throw Corrupt(cartId, $"the record does not parse: {ex.Message}", ex);
-        }
-    }
-
-    private long Sweep(long cutoffUnixMs, CancellationToken cancellationToken)
-    {
-        var deleted = 0L;
-        var candidates = new List<byte[]>(SweepDeleteBatch);
-        byte[]? resumeAt = null;
-        do
-        {
-            cancellationToken.ThrowIfCancellationRequested();
-            candidates.Clear();
-            resumeAt = ScanForExpired(resumeAt, cutoffUnixMs, candidates);
-            if (candidates.Count > 0)
-            {
-                deleted += DeleteIfStillExpired(candidates, cutoffUnixMs);
-            }
-        }
-        while (resumeAt is not null);
-
-        return deleted;
-    }
-
-    /// <summary>
-    /// Collects the keys of expired records from <paramref name="from"/> on (the start when null), for at most
-    /// one chunk; returns the key to resume at, or null at the end.
-    /// </summary>
-    private byte[]? ScanForExpired(byte[]? from, long cutoffUnixMs, List<byte[]> candidates)
-    {
-        _gate.EnterReadLock();
-        try
-        {
-            ThrowIfDisposed();
-            using var iterator = _db.NewIterator(null, _sweepReadOptions);
-            if (from is null)
-            {
-                iterator.SeekToFirst();
-            }
-            else
-            {
-                iterator.Seek(from);
-            }
-
-            for (var scanned = 0; iterator.Valid(); scanned++)
-            {
-                if (scanned == SweepScanChunk || candidates.Count == SweepDeleteBatch)
-                {
-                    return iterator.Key();
-                }
-
-                if (IsExpired(iterator.GetKeySpan(), iterator.GetValueSpan(), cutoffUnixMs))
-                {
-                    candidates.Add(iterator.Key());
-                }
-
-                iterator.Next();
-            }
-
-            return null;
-        }
-        catch (RocksDbException ex)
-        {
-            throw Unavailable("scanning for expired carts", ex);
-        }
-        finally
-        {
-            _gate.ExitReadLock();
-        }
-    }
-
-    /// <summary>Deletes the candidates still expired, alone on the gate so no write can slip in between.</summary>
-    private int DeleteIfStillExpired(List<byte[]> candidates, long cutoffUnixMs)
-    {
-        using var batch = new WriteBatch();
-        _gate.EnterWriteLock();
-        try
-        {
-            ThrowIfDisposed();
-            foreach (var key in candidates)
-            {
-                var value = _db.Get(key);
-                if (value is not null && IsExpired(key, value, cutoffUnixMs))
-                {
-                    batch.Delete(key);
-                }
-            }
-
-            var count = batch.Count();
-            if (count > 0)
-            {
-                _db.Write(batch, _sweepWriteOptions);
-            }
-
-            return count;
-        }
-        catch (RocksDbException ex)
-        {
-            throw Unavailable("deleting expired carts", ex);
-        }
-        finally
-        {
-            _gate.ExitWriteLock();
-        }
-    }
-
-    private static bool IsExpired(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value, long cutoffUnixMs) =>
-        key.Length == KeySize
-        && RecordEnvelope.Check(value, out var updatedAtUnixMs, out _) is null
-        && updatedAtUnixMs < cutoffUnixMs;
 
     private void ThrowIfDisposed()
     {
