@@ -9,6 +9,7 @@ using CartActor.Node.Services.Storefront;
 using Grpc.HealthCheck;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Logging.Console;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 using System.Diagnostics.Metrics;
 using OpenTelemetry.Metrics;
@@ -67,7 +68,8 @@ public static class NodeHost
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddMetrics();
         var store = StoreFactory.Open(nodeOptions, redisOptions);
-        builder.Services.AddSingleton(_ => new StoreHolder(store));
+        // TryAdd: a store registered by the customize hook (a test's failing store) takes the configured one's place.
+        builder.Services.TryAddSingleton(_ => new StoreHolder(store));
         builder.Services.AddHostedService<RetentionSweeper>();
         builder.Services.AddSingleton(sp => new CartRuntime(
             sp.GetRequiredService<CartRuntimeOptions>(),

@@ -7,9 +7,12 @@ using Microsoft.Extensions.Logging;
 namespace CartActor.Node.Services;
 
 /// <summary>
-/// The one place where failures become gRPC statuses, and where every call is counted and timed.
-/// Runtime refusals map to INVALID_ARGUMENT / RESOURCE_EXHAUSTED; anything unexpected becomes INTERNAL
-/// with a fixed message (no stack trace leaves the node) and is logged once here.
+/// The one place where failures become gRPC statuses, and where every call is counted and timed, for every
+/// kind of call the node serves: unary (Apply, Get, the storefront's RPCs), server streaming (WatchCart, the
+/// health Watch) and the streaming kinds reflection uses. Runtime refusals map to INVALID_ARGUMENT /
+/// RESOURCE_EXHAUSTED / UNAVAILABLE / ABORTED / DATA_LOSS; anything unexpected becomes INTERNAL with a fixed
+/// message (no stack trace leaves the node) and is logged once here. Without this, an exception that leaves a
+/// streaming handler reaches the client as UNKNOWN.
 /// </summary>
 internal sealed class StatusInterceptor(NodeMetrics metrics, FailedRequestLog failures, ILogger<StatusInterceptor> logger) : Interceptor
 {
@@ -26,54 +29,155 @@ internal sealed class StatusInterceptor(NodeMetrics metrics, FailedRequestLog fa
         UnaryServerMethod<TRequest, TResponse> continuation)
     {
         var started = Stopwatch.GetTimestamp();
-        var status = StatusCode.OK;
-        string? detail = null;
+        var outcome = new Outcome(StatusCode.OK, null);
         try
         {
             return await continuation(request, context).ConfigureAwait(false);
         }
-        catch (RpcException ex)
-        {
-            status = ex.StatusCode;
-            detail = ex.Status.Detail;
-            throw;
-        }
-        catch (CartRuntimeException ex)
-        {
-            status = ex.Error switch
-            {
-                CartRequestError.Overloaded => StatusCode.ResourceExhausted,
-                CartRequestError.StoreUnavailable => StatusCode.Unavailable,
-                CartRequestError.Conflict => StatusCode.Aborted,
-                CartRequestError.Corrupt => StatusCode.DataLoss,
-                CartRequestError.VersionMismatch => StatusCode.Aborted,
-                _ => StatusCode.InvalidArgument,
-            };
-            detail = ex.Message;
-            throw ex.Error == CartRequestError.VersionMismatch
-                ? new RpcException(new Status(status, ex.Message), VersionMismatchTrailers)
-                : new RpcException(new Status(status, ex.Message));
-        }
-        catch (OperationCanceledException) when (context.CancellationToken.IsCancellationRequested)
-        {
-            status = StatusCode.Cancelled;
-            detail = "cancelled by the client or its deadline";
-            throw new RpcException(new Status(status, "the call was cancelled by the client or its deadline"));
-        }
         catch (Exception ex)
         {
-            status = StatusCode.Internal;
-            detail = ex.GetType().Name;
-            NodeLog.UnexpectedFailure(logger, context.Method, ex);
-            throw new RpcException(Internal);
+            var mapped = Map(ex, context, streaming: false, out outcome);
+            if (ReferenceEquals(mapped, ex))
+            {
+                throw;
+            }
+
+            throw mapped;
         }
         finally
         {
-            metrics.Record(context.Method, status, Stopwatch.GetElapsedTime(started));
-            if (status != StatusCode.OK)
-            {
-                failures.Failed(context.Method, status, detail);
-            }
+            Record(context, outcome, started);
         }
     }
+
+    public override async Task ServerStreamingServerHandler<TRequest, TResponse>(
+        TRequest request,
+        IServerStreamWriter<TResponse> responseStream,
+        ServerCallContext context,
+        ServerStreamingServerMethod<TRequest, TResponse> continuation)
+    {
+        var started = Stopwatch.GetTimestamp();
+        var outcome = new Outcome(StatusCode.OK, null);
+        try
+        {
+            await continuation(request, responseStream, context).ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            var mapped = Map(ex, context, streaming: true, out outcome);
+            if (ReferenceEquals(mapped, ex))
+            {
+                throw;
+            }
+
+            throw mapped;
+        }
+        finally
+        {
+            Record(context, outcome, started);
+        }
+    }
+
+    public override async Task<TResponse> ClientStreamingServerHandler<TRequest, TResponse>(
+        IAsyncStreamReader<TRequest> requestStream,
+        ServerCallContext context,
+        ClientStreamingServerMethod<TRequest, TResponse> continuation)
+    {
+        var started = Stopwatch.GetTimestamp();
+        var outcome = new Outcome(StatusCode.OK, null);
+        try
+        {
+            return await continuation(requestStream, context).ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            var mapped = Map(ex, context, streaming: true, out outcome);
+            if (ReferenceEquals(mapped, ex))
+            {
+                throw;
+            }
+
+            throw mapped;
+        }
+        finally
+        {
+            Record(context, outcome, started);
+        }
+    }
+
+    public override async Task DuplexStreamingServerHandler<TRequest, TResponse>(
+        IAsyncStreamReader<TRequest> requestStream,
+        IServerStreamWriter<TResponse> responseStream,
+        ServerCallContext context,
+        DuplexStreamingServerMethod<TRequest, TResponse> continuation)
+    {
+        var started = Stopwatch.GetTimestamp();
+        var outcome = new Outcome(StatusCode.OK, null);
+        try
+        {
+            await continuation(requestStream, responseStream, context).ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            var mapped = Map(ex, context, streaming: true, out outcome);
+            if (ReferenceEquals(mapped, ex))
+            {
+                throw;
+            }
+
+            throw mapped;
+        }
+        finally
+        {
+            Record(context, outcome, started);
+        }
+    }
+
+    /// <summary>
+    /// The exception to throw for <paramref name="ex"/> (the same instance when it is already an RpcException)
+    /// and the status to count. On a stream, any failure after the client left (a write to a reset stream) is
+    /// CANCELLED, not an unexpected failure: there is nobody to tell.
+    /// </summary>
+    private Exception Map(Exception ex, ServerCallContext context, bool streaming, out Outcome outcome)
+    {
+        switch (ex)
+        {
+            case RpcException rpc:
+                outcome = new Outcome(rpc.StatusCode, rpc.Status.Detail);
+                return rpc;
+            case CartRuntimeException runtime:
+                var status = runtime.Error switch
+                {
+                    CartRequestError.Overloaded => StatusCode.ResourceExhausted,
+                    CartRequestError.StoreUnavailable => StatusCode.Unavailable,
+                    CartRequestError.Conflict => StatusCode.Aborted,
+                    CartRequestError.Corrupt => StatusCode.DataLoss,
+                    CartRequestError.VersionMismatch => StatusCode.Aborted,
+                    _ => StatusCode.InvalidArgument,
+                };
+                outcome = new Outcome(status, runtime.Message);
+                return runtime.Error == CartRequestError.VersionMismatch
+                    ? new RpcException(new Status(status, runtime.Message), VersionMismatchTrailers)
+                    : new RpcException(new Status(status, runtime.Message));
+            case OperationCanceledException when context.CancellationToken.IsCancellationRequested:
+            case Exception when streaming && context.CancellationToken.IsCancellationRequested:
+                outcome = new Outcome(StatusCode.Cancelled, "cancelled by the client or its deadline");
+                return new RpcException(new Status(StatusCode.Cancelled, "the call was cancelled by the client or its deadline"));
+            default:
+                outcome = new Outcome(StatusCode.Internal, ex.GetType().Name);
+                NodeLog.UnexpectedFailure(logger, context.Method, ex);
+                return new RpcException(Internal);
+        }
+    }
+
+    private void Record(ServerCallContext context, Outcome outcome, long started)
+    {
+        metrics.Record(context.Method, outcome.Status, Stopwatch.GetElapsedTime(started));
+        if (outcome.Status != StatusCode.OK)
+        {
+            failures.Failed(context.Method, outcome.Status, outcome.Detail);
+        }
+    }
+
+    private readonly record struct Outcome(StatusCode Status, string? Detail);
 }

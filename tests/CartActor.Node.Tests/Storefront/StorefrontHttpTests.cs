@@ -48,15 +48,31 @@ public sealed class StorefrontHttpTests(NodeFixture fixture)
     }
 
     [Fact]
-    public async Task Json_IfMatch_Mismatch_Is409AndChangesNothing_Match_Applies()
+    public async Task Json_IfMatch_Mismatch_Is412AndChangesNothing_Match_Applies()
     {
         var id = Carts.NewId();
         await SendAsync(HttpMethod.Post, $"/v1/carts/{id}/items", """{"sku":"a","quantity":1,"unitPrice":100}""");
 
+        // RFC 9110 13.1.1: a failed If-Match is 412 Precondition Failed, on a single mutation and on a batch.
         using (var stale = Request(HttpMethod.Post, $"/v1/carts/{id}/items", """{"sku":"b","quantity":1,"unitPrice":100}"""))
         {
             stale.Headers.IfMatch.Add(new EntityTagHeaderValue("\"0\""));
             using var response = await Http.SendAsync(stale).WithTimeout();
+            Assert.Equal(HttpStatusCode.PreconditionFailed, response.StatusCode);
+            Assert.Contains("version", await response.Content.ReadAsStringAsync().WithTimeout(), StringComparison.Ordinal);
+        }
+
+        using (var staleBatch = Request(HttpMethod.Post, $"/v1/carts/{id}/mutations", """{"mutations":[{"addItem":{"sku":"c","quantity":1,"unitPrice":100}}]}"""))
+        {
+            staleBatch.Headers.IfMatch.Add(new EntityTagHeaderValue("\"7\""));
+            using var response = await Http.SendAsync(staleBatch).WithTimeout();
+            Assert.Equal(HttpStatusCode.PreconditionFailed, response.StatusCode);
+        }
+
+        // expected_version without If-Match is no HTTP precondition: ABORTED stays 409 (re-read and decide).
+        using (var staleField = Request(HttpMethod.Post, $"/v1/carts/{id}/items?expectedVersion=0", """{"sku":"b","quantity":1,"unitPrice":100}"""))
+        {
+            using var response = await Http.SendAsync(staleField).WithTimeout();
             Assert.Equal(HttpStatusCode.Conflict, response.StatusCode);
         }
 
@@ -75,6 +91,37 @@ public sealed class StorefrontHttpTests(NodeFixture fixture)
 
         using var final = await Http.GetAsync($"/v1/carts/{id}").WithTimeout();
         Assert.Equal("\"2\"", final.Headers.ETag?.Tag);
+    }
+
+    [Fact]
+    public async Task Json_IfNoneMatch_TheCurrentVersion_Is304WithoutABody_AnOlderOne_Is200()
+    {
+        var id = Carts.NewId();
+        await SendAsync(HttpMethod.Post, $"/v1/carts/{id}/items", """{"sku":"a","quantity":1,"unitPrice":100}""");
+
+        using (var current = new HttpRequestMessage(HttpMethod.Get, $"/v1/carts/{id}"))
+        {
+            current.Headers.IfNoneMatch.Add(new EntityTagHeaderValue("\"1\""));
+            using var response = await Http.SendAsync(current).WithTimeout();
+            Assert.Equal(HttpStatusCode.NotModified, response.StatusCode);
+            Assert.Equal("\"1\"", response.Headers.ETag?.Tag);
+            Assert.Empty(await response.Content.ReadAsByteArrayAsync().WithTimeout());
+        }
+
+        await SendAsync(HttpMethod.Post, $"/v1/carts/{id}/items", """{"sku":"b","quantity":1,"unitPrice":100}""");
+        using (var older = new HttpRequestMessage(HttpMethod.Get, $"/v1/carts/{id}"))
+        {
+            older.Headers.IfNoneMatch.Add(new EntityTagHeaderValue("\"1\""));
+            using var response = await Http.SendAsync(older).WithTimeout();
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            Assert.Equal("\"2\"", response.Headers.ETag?.Tag);
+            var cart = JsonDocument.Parse(await response.Content.ReadAsStringAsync().WithTimeout()).RootElement;
+            Assert.Equal(2, cart.GetProperty("items").GetArrayLength());
+        }
+
+        // The connection still serves the next request after a 304.
+        using var next = await Http.GetAsync($"/v1/carts/{id}").WithTimeout();
+        Assert.Equal(HttpStatusCode.OK, next.StatusCode);
     }
 
     [Fact]

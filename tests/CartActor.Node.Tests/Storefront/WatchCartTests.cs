@@ -4,7 +4,10 @@ using CartActor.Node.Membership;
 using CartActor.Ownership;
 using CartActor.Tests.Shared;
 using CartActor.Tests.Shared.Redis;
+using CartActor.Node.Hosting;
+using CartActor.Persistence;
 using Grpc.Core;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace CartActor.Node.Tests.Storefront;
 
@@ -99,6 +102,33 @@ public sealed class WatchCartTests
         }
     }
 
+    /// <summary>
+    /// A store failure inside a stream reaches the client with the status a unary call gets, never UNKNOWN:
+    /// UNAVAILABLE for an unreachable store, INTERNAL with the fixed text (and nothing of the exception) for the
+    /// unexpected.
+    /// </summary>
+    [Theory]
+    [InlineData(false, StatusCode.Unavailable, "store is unavailable")]
+    [InlineData(true, StatusCode.Internal, "internal error; the failure was logged on the node")]
+    public async Task AWatchWhoseStoreFails_EndsWithTheMappedStatus_NeverUnknown(bool unexpected, StatusCode expected, string detail)
+    {
+        var store = new FailingStore(unexpected);
+        await using var node = await RunningNode.StartAsync(
+            ["--store", "memory"],
+            customize: b => b.Services.AddSingleton(new StoreHolder(store)));
+        var client = new CartService.CartServiceClient(node.Channel);
+
+        using var watch = client.WatchCart(new WatchCartRequest { CartId = Carts.NewId() }, deadline: GrpcTestExtensions.Deadline());
+        var ex = await Assert.ThrowsAsync<RpcException>(() => NextAsync(watch));
+
+        Assert.True(expected == ex.StatusCode, $"expected {expected}, got {ex.StatusCode}: {ex.Status.Detail}");
+        Assert.Contains(detail, ex.Status.Detail, StringComparison.Ordinal);
+        Assert.DoesNotContain("secret", ex.Status.Detail, StringComparison.Ordinal);
+        Assert.True(store.Loads > 0);
+        var metrics = await node.GetMetricsAsync().WaitAsync(TestTimeouts.Default);
+        Assert.Contains($"status=\"{expected}\"", metrics, StringComparison.Ordinal);
+    }
+
     private static async Task<AsyncServerStreamingCall<CartState>> ResubscribeAsync(CartService.CartServiceClient client, ulong id)
     {
         var waited = System.Diagnostics.Stopwatch.StartNew();
@@ -122,5 +152,38 @@ public sealed class WatchCartTests
     {
         Assert.True(await call.ResponseStream.MoveNext(CancellationToken.None).WaitAsync(TestTimeouts.Default), "the stream ended");
         return call.ResponseStream.Current;
+    }
+}
+
+/// <summary>A store that cannot load a cart: unreachable (CartStoreException), or broken in a way nobody expected.</summary>
+internal sealed class FailingStore(bool unexpected) : ICartStore
+{
+    private int _loads;
+
+    public int Loads => Volatile.Read(ref _loads);
+
+    public string Name => "failing";
+
+    public bool IsShared => false;
+
+    public CartRecord? Load(ulong cartId)
+    {
+        Interlocked.Increment(ref _loads);
+        throw unexpected
+            ? new InvalidOperationException("a secret stack of internals")
+            : new CartStoreException(CartStoreError.Unavailable, "connection refused");
+    }
+
+    public ValueTask<IReadOnlyCollection<ulong>> WriteAsync(IReadOnlyList<CartWrite> writes) =>
+        throw new CartStoreException(CartStoreError.Unavailable, "connection refused");
+
+    public void Delete(ulong cartId)
+    {
+    }
+
+    public Task<long> DeleteOlderThanAsync(DateTimeOffset cutoff, CancellationToken cancellationToken) => Task.FromResult(0L);
+
+    public void Dispose()
+    {
     }
 }

@@ -70,7 +70,7 @@ internal sealed partial class CartApiService(
             apply.Messages.Add(Any.Pack(TypedMutations.Unwrap(request.Mutations[i], i)));
         }
 
-        var result = await controlPlane.Apply(apply, context).ConfigureAwait(false);
+        var result = await ApplyAsync(apply, context).ConfigureAwait(false);
         var reply = new MutateReply { Cart = StateOf(result, context) };
         for (var i = skip; i < result.Mutations.Count; i++)
         {
@@ -95,15 +95,34 @@ internal sealed partial class CartApiService(
         var reply = await controlPlane.Get(new GetRequest { Id = cartId }, context).ConfigureAwait(false);
         var state = CartState.Parser.ParseFrom(reply.Grain.Value);
         ETags.Set(context, state.Version);
+        ETags.NotModifiedIfCurrent(context, state.Version);
         return state;
     }
+
+    /// <summary>ControlPlane's Apply; a version mismatch (here, or on the owner) is 412 for a JSON request that sent If-Match.</summary>
+    private async Task<ApplyResult> ApplyAsync(ApplyRequest apply, ServerCallContext context)
+    {
+        try
+        {
+            return await controlPlane.Apply(apply, context).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (IsVersionMismatch(ex))
+        {
+            ETags.VersionMismatch(context);
+            throw;
+        }
+    }
+
+    private static bool IsVersionMismatch(Exception ex) =>
+        ex is CartRuntimeException { Error: CartRequestError.VersionMismatch }
+        || (ex is RpcException { StatusCode: StatusCode.Aborted } rpc && rpc.Trailers.GetValue(StatusInterceptor.VersionMismatchTrailer) is not null);
 
     /// <summary>Applies one mutation; a refusal fails the call with FAILED_PRECONDITION naming the rule (it changed nothing).</summary>
     private async Task<CartState> SingleAsync(ulong cartId, IMessage mutation, ulong? expectedVersion, ServerCallContext context)
     {
         var apply = NewApply(cartId, expectedVersion, context, out _);
         apply.Messages.Add(Any.Pack(mutation));
-        var result = await controlPlane.Apply(apply, context).ConfigureAwait(false);
+        var result = await ApplyAsync(apply, context).ConfigureAwait(false);
         for (var i = 0; i < result.Mutations.Count; i++)
         {
             if (result.Mutations[i].HasError)
