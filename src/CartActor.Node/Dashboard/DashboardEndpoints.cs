@@ -23,9 +23,12 @@ internal sealed class DashboardEndpoints(
     NodeIdentity identity,
     NodeReadiness readiness,
     CartRuntime runtime,
-    IOptions<NodeOptions> options) : IDisposable
+    IOptions<NodeOptions> options,
+    NodeTlsHolder tls) : IDisposable
 {
-    private readonly Lazy<GrpcChannel> _self = new(() => GrpcChannel.ForAddress($"http://{LoopbackFor(options.Value.Bind)}:{identity.GrpcPort}"));
+    private readonly Lazy<GrpcChannel> _self = new(() => tls.Tls is { } t
+        ? GrpcChannel.ForAddress($"https://{LoopbackFor(options.Value.Bind)}:{identity.GrpcPort}", new GrpcChannelOptions { HttpHandler = new SocketsHttpHandler { SslOptions = t.ForSelf() } })
+        : GrpcChannel.ForAddress($"http://{LoopbackFor(options.Value.Bind)}:{identity.GrpcPort}"));
 
     public static void Map(WebApplication app)
     {

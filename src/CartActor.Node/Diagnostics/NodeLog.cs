@@ -41,6 +41,9 @@ internal static partial class NodeLog
     [LoggerMessage(12, LogLevel.Information, "Draining: readiness off; serving normally for the drain delay ({DrainDelay}) while routing stops")]
     public static partial void DrainDelay(ILogger logger, TimeSpan drainDelay);
 
-    [LoggerMessage(20, LogLevel.Warning, "No cluster key (--cluster-key, Cluster:Key or Cluster:KeyFile): this node's control plane is open, and any client can act as a cluster member (Negotiate, Closing, announcements, the forwarding marks)")]
+    [LoggerMessage(20, LogLevel.Warning, "No cluster key (--cluster-key, Cluster:Key or Cluster:KeyFile) and no mutual TLS (--tls-client-ca): this node's control plane is open, and any client can act as a cluster member (Negotiate, Closing, announcements, the forwarding marks)")]
     public static partial void ControlPlaneOpen(ILogger logger);
+
+    [LoggerMessage(21, LogLevel.Information, "TLS on the gRPC port (peers dialled over https): {Detail}")]
+    public static partial void TlsOn(ILogger logger, string detail);
 }

@@ -8,20 +8,22 @@ namespace CartActor.Node.Forwarding;
 /// <summary>
 /// One long-lived gRPC channel per peer (HTTP/2 multiplexes every call over it), created on first use and
 /// disposed when the peer leaves. Never a channel per call. Every call carries the cluster key
-/// (<see cref="PeerCredentialsHandler"/>) when one is configured.
+/// (<see cref="PeerCredentialsHandler"/>) when one is configured; with TLS on, peers are dialled over https
+/// and this node presents its certificate (<see cref="NodeTls.ForPeers"/>).
 /// </summary>
-public sealed class PeerClients(PeerCredentials? credentials = null, NodeIdentity? identity = null) : IDisposable
+public sealed class PeerClients(PeerCredentials? credentials = null, NodeIdentity? identity = null, NodeTls? tls = null) : IDisposable
 {
     private readonly ConcurrentDictionary<string, Peer> _peers = new(StringComparer.OrdinalIgnoreCase);
     private readonly PeerCredentials _credentials = credentials ?? PeerCredentials.None;
     private readonly NodeIdentity? _identity = identity;
+    private readonly NodeTls? _tls = tls;
 
     public ControlPlane.ControlPlane.ControlPlaneClient For(string host) =>
-        _peers.GetOrAdd(host, static (h, self) => new Peer(h, self._credentials, self._identity), this).Client;
+        _peers.GetOrAdd(host, static (h, self) => new Peer(h, self._credentials, self._identity, self._tls), this).Client;
 
     /// <summary>The peer's channel, for the storefront's forwarded WatchCart stream (same connection pool as Apply and Get).</summary>
     public Grpc.Core.CallInvoker InvokerFor(string host) =>
-        _peers.GetOrAdd(host, static (h, self) => new Peer(h, self._credentials, self._identity), this).Invoker;
+        _peers.GetOrAdd(host, static (h, self) => new Peer(h, self._credentials, self._identity, self._tls), this).Invoker;
 
     /// <summary>Channels open now (one per peer dialled and not yet forgotten).</summary>
     public int Count => _peers.Count;
@@ -58,7 +60,7 @@ public sealed class PeerClients(PeerCredentials? credentials = null, NodeIdentit
     {
         private readonly GrpcChannel _channel;
 
-        public Peer(string host, PeerCredentials credentials, NodeIdentity? identity)
+        public Peer(string host, PeerCredentials credentials, NodeIdentity? identity, NodeTls? tls)
         {
             var handler = new SocketsHttpHandler
             {
@@ -69,7 +71,12 @@ public sealed class PeerClients(PeerCredentials? credentials = null, NodeIdentit
                 KeepAlivePingPolicy = HttpKeepAlivePingPolicy.WithActiveRequests,
                 ConnectTimeout = TimeSpan.FromSeconds(2),
             };
-            _channel = GrpcChannel.ForAddress($"http://{host}", new GrpcChannelOptions
+            if (tls is not null)
+            {
+                handler.SslOptions = tls.ForPeers();
+            }
+
+            _channel = GrpcChannel.ForAddress($"{(tls is null ? "http" : "https")}://{host}", new GrpcChannelOptions
             {
                 HttpHandler = new PeerCredentialsHandler(credentials, identity, handler),
                 MaxReceiveMessageSize = 64 * 1024 * 1024,

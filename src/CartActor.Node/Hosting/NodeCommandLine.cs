@@ -29,6 +29,9 @@ public static class NodeCommandLine
         ["--max-carts"] = "Cart:MaxActiveCarts",
         ["--dashboard"] = "Dashboard:Enabled",
         ["--cluster-key"] = "Cluster:Key",
+        ["--tls-cert"] = "Node:TlsCert",
+        ["--tls-key"] = "Node:TlsKey",
+        ["--tls-client-ca"] = "Node:TlsClientCa",
     };
 
     /// <summary>Switches that take no value and never start a node (Program.cs answers them).</summary>

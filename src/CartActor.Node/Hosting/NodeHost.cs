@@ -58,12 +58,13 @@ public static class NodeHost
         var clusterOptions = ReadClusterOptions(builder.Configuration);
         var redisOptions = ReadRedisOptions(builder.Configuration);
         var credentials = PeerCredentials.From(clusterOptions.Key, clusterOptions.KeyFile);
+        var tls = NodeTls.From(nodeOptions);
         builder.Services.AddSingleton<IOptions<NodeOptions>>(Options.Create(nodeOptions));
         builder.Services.AddSingleton<IOptions<ClusterOptions>>(Options.Create(clusterOptions));
         builder.Services.AddSingleton(cartOptions);
 
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = nodeOptions.ShutdownTimeout);
-        builder.WebHost.ConfigureKestrel(kestrel => ConfigureKestrel(kestrel, nodeOptions));
+        builder.WebHost.ConfigureKestrel(kestrel => ConfigureKestrel(kestrel, nodeOptions, tls));
 
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddMetrics();
@@ -100,7 +101,8 @@ public static class NodeHost
         // The cluster: view (ring), peer channels, membership heartbeat, announcements (hints only).
         builder.Services.AddSingleton<ClusterView>();
         builder.Services.AddSingleton(credentials);
-        builder.Services.AddSingleton(sp => new PeerClients(credentials, sp.GetRequiredService<NodeIdentity>()));
+        builder.Services.AddSingleton(new NodeTlsHolder(tls));
+        builder.Services.AddSingleton(sp => new PeerClients(credentials, sp.GetRequiredService<NodeIdentity>(), tls));
         builder.Services.AddHostedService<ControlPlaneSecurityNotice>();
         builder.Services.AddSingleton<ClusterMembership>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<ClusterMembership>());
@@ -252,7 +254,7 @@ public static class NodeHost
         return options;
     }
 
-    private static void ConfigureKestrel(KestrelServerOptions kestrel, NodeOptions options)
+    private static void ConfigureKestrel(KestrelServerOptions kestrel, NodeOptions options, NodeTls? tls)
     {
         kestrel.AddServerHeader = false;
         kestrel.Limits.Http2.MaxStreamsPerConnection = options.MaxStreamsPerConnection;
@@ -263,23 +265,32 @@ public static class NodeHost
             throw new NodeConfigurationException($"Node:Bind (--bind) '{options.Bind}' is not an IP address, 'localhost' or '*'");
         }
 
-        Listen(kestrel, bind, options.Port, HttpProtocols.Http2);
-        Listen(kestrel, bind, options.HttpPort, HttpProtocols.Http1);
+        // TLS (when configured) on the gRPC port only; the HTTP port (health, metrics, JSON, dashboard) stays
+        // plaintext HTTP/1.1 for probes and scrapers on the private network.
+        Listen(kestrel, bind, options.Port, l =>
+        {
+            l.Protocols = HttpProtocols.Http2;
+            if (tls is not null)
+            {
+                l.UseHttps(tls.ConfigureServer);
+            }
+        });
+        Listen(kestrel, bind, options.HttpPort, l => l.Protocols = HttpProtocols.Http1);
     }
 
-    private static void Listen(KestrelServerOptions kestrel, BindAddress bind, int port, HttpProtocols protocols)
+    private static void Listen(KestrelServerOptions kestrel, BindAddress bind, int port, Action<ListenOptions> configure)
     {
         if (bind.Any)
         {
-            kestrel.ListenAnyIP(port, l => l.Protocols = protocols);
+            kestrel.ListenAnyIP(port, configure);
         }
         else if (bind.Localhost)
         {
-            kestrel.Listen(IPAddress.Loopback, port, l => l.Protocols = protocols);
+            kestrel.Listen(IPAddress.Loopback, port, configure);
         }
         else
         {
-            kestrel.Listen(bind.Address!, port, l => l.Protocols = protocols);
+            kestrel.Listen(bind.Address!, port, configure);
         }
     }
 }

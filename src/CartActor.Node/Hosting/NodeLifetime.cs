@@ -22,6 +22,7 @@ internal sealed class NodeLifetime(
     IOptions<NodeOptions> options,
     IOptions<ClusterOptions> clusterOptions,
     TimeProvider time,
+    NodeTlsHolder tls,
     ILogger<NodeLifetime> logger) : IHostedLifecycleService
 {
     public Task StartingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
@@ -42,6 +43,11 @@ internal sealed class NodeLifetime(
             cart.MaxActiveCarts,
             o.MaxMessageSize,
             string.Join(",", o.Seeds));
+        if (tls.Tls is { } on)
+        {
+            NodeLog.TlsOn(logger, on.Describe());
+        }
+
         NodeLog.StoreOpened(logger, runtime.Store?.Name ?? "memory", o.Store == "rocksdb" ? o.DataDir : o.Store, runtime.Store is null ? "none: carts live in memory only" : o.Durability);
         if (o.Seeds.Length > 0 && runtime.Store is null)
         {

@@ -44,6 +44,22 @@ public sealed class NodeOptions
     /// <summary>Largest gRPC request accepted; a larger one is refused with RESOURCE_EXHAUSTED. Default 4 MiB.</summary>
     public int MaxMessageSize { get; set; } = 4 * 1024 * 1024;
 
+    /// <summary>
+    /// PEM certificate for TLS on the gRPC port (with its key in the same file or in <see cref="TlsKey"/>); also the
+    /// client certificate this node presents to peers. Default none: the gRPC port speaks cleartext HTTP/2 and peers dial http.
+    /// </summary>
+    public string? TlsCert { get; set; }
+
+    /// <summary>PEM private key of <see cref="TlsCert"/>, when the certificate file does not hold it. Default none.</summary>
+    public string? TlsKey { get; set; }
+
+    /// <summary>
+    /// PEM CA certificate(s) for mutual TLS between nodes: connections may present a client certificate, which must be
+    /// issued by this CA, and such a connection counts as an authenticated peer. Also the trust root for peers' server
+    /// certificates. Default none.
+    /// </summary>
+    public string? TlsClientCa { get; set; }
+
     /// <summary>Concurrent HTTP/2 streams per connection. Default 256.</summary>
     public int MaxStreamsPerConnection { get; set; } = 256;
 

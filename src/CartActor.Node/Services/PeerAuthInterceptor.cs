@@ -19,10 +19,14 @@ namespace CartActor.Node.Services;
 /// the marks can export and delete carts. Ping, Apply, Get, health and reflection stay open to clients.
 /// Closing is honoured only from the peer it names: the sender's host header must name it, and a named member
 /// that still answers its pings as healthy is not removed (FAILED_PRECONDITION), key or no key.
-/// Without a key everything stays open (the node warns once at start when it has seeds).
+/// With mutual TLS (<c>--tls-client-ca</c>) a connection that presented a client certificate counts as a peer too:
+/// the handshake already refused any certificate the cluster CA did not issue, so the key or such a certificate
+/// is proof. Without a key and without a client CA everything stays open (the node warns once at start when it
+/// has seeds).
 /// </summary>
 internal sealed class PeerAuthInterceptor(
     PeerCredentials credentials,
+    NodeTlsHolder tls,
     PeerClients peers,
     ClusterView view,
     ClusterMembership membership,
@@ -38,12 +42,21 @@ internal sealed class PeerAuthInterceptor(
 
     private readonly TimeSpan _pingTimeout = clusterOptions.Value.PingTimeout;
 
+    // A client certificate on the connection was issued by the cluster CA (NodeTls refuses others at the handshake).
+    private readonly bool _certificateIsProof = tls.Tls?.VerifiesPeers == true;
+
+    private bool Enforced => credentials.IsConfigured || _certificateIsProof;
+
+    private string Proof => _certificateIsProof
+        ? $"the cluster key in {PeerCredentials.KeyHeader} or a client certificate from the cluster CA"
+        : $"the cluster key in {PeerCredentials.KeyHeader}";
+
     public override Task<TResponse> UnaryServerHandler<TRequest, TResponse>(
         TRequest request,
         ServerCallContext context,
         UnaryServerMethod<TRequest, TResponse> continuation)
     {
-        if (credentials.IsConfigured)
+        if (Enforced)
         {
             Authenticate(context);
         }
@@ -62,9 +75,9 @@ internal sealed class PeerAuthInterceptor(
         where TResponse : class
     {
         var named = RingSnapshot.Normalize(notice.Host);
-        if (credentials.IsConfigured)
+        if (Enforced)
         {
-            // Every keyed peer sends its own host with Closing (PeerCredentialsHandler).
+            // Every peer sends its own host with Closing (PeerCredentialsHandler).
             var sender = context.GetHttpContext().Request.Headers[PeerCredentials.ClosingHostHeader].ToString();
             if (!string.Equals(RingSnapshot.Normalize(sender), named, StringComparison.Ordinal))
             {
@@ -110,10 +123,15 @@ internal sealed class PeerAuthInterceptor(
                 throw new RpcException(WrongKey);
         }
 
+        if (_certificateIsProof && context.GetHttpContext().Connection.ClientCertificate is not null)
+        {
+            return;
+        }
+
         if (PeerOnly.Contains(context.Method))
         {
             throw new RpcException(new Status(StatusCode.Unauthenticated,
-                $"{context.Method[Service.Length..]} is a peer-only call: it needs the cluster key in {PeerCredentials.KeyHeader}"));
+                $"{context.Method[Service.Length..]} is a peer-only call: it needs {Proof}"));
         }
 
         foreach (var mark in ForwardingHeaders.InternalMarks)
@@ -121,7 +139,7 @@ internal sealed class PeerAuthInterceptor(
             if (http.Headers.ContainsKey(mark))
             {
                 throw new RpcException(new Status(StatusCode.Unauthenticated,
-                    $"{mark} is a mark only an authenticated peer may add: it needs the cluster key in {PeerCredentials.KeyHeader}"));
+                    $"{mark} is a mark only an authenticated peer may add: it needs {Proof}"));
             }
         }
     }
