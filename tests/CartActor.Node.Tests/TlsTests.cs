@@ -49,7 +49,7 @@ public sealed class TlsTests : IDisposable
         Assert.Single(Carts.State(got).Items, i => i.Sku == "sku-tls" && i.Quantity == 2);
         // A cleartext HTTP/2 client gets no answer from the TLS port; the cart is unchanged.
         var ex = await Assert.ThrowsAsync<RpcException>(() => node.Client.ApplyAsync(Carts.Apply(id, Carts.Item("sku-plain")), deadline: DateTime.UtcNow.AddSeconds(10)).WithTimeout());
-        Assert.Equal(StatusCode.Unavailable, ex.StatusCode);
+        Assert.Contains(ex.StatusCode, new[] { StatusCode.Unavailable, StatusCode.Internal });
         var after = await client.GetAsync(new GetRequest { Id = id }, deadline: GrpcTestExtensions.Deadline()).WithTimeout();
         Assert.DoesNotContain(Carts.State(after).Items, i => i.Sku == "sku-plain");
         // Health and metrics stay on the plaintext HTTP port.
@@ -97,7 +97,9 @@ public sealed class TlsTests : IDisposable
         var ex = await Assert.ThrowsAsync<RpcException>(() => stranger.ApplyAsync(Carts.Apply(id, Carts.Item("sku-stranger")), deadline: DateTime.UtcNow.AddSeconds(10)).WithTimeout());
         await Assert.ThrowsAsync<RpcException>(() => stranger.GetLocalActorIdsAsync(new Empty(), deadline: DateTime.UtcNow.AddSeconds(10)).WithTimeout());
 
-        Assert.Equal(StatusCode.Unavailable, ex.StatusCode);
+        // Under TLS 1.3 the client may finish its side of the handshake and send the call before the server's
+        // refusal (an alert) arrives: the client then reports INTERNAL instead of UNAVAILABLE. No call is served.
+        Assert.Contains(ex.StatusCode, new[] { StatusCode.Unavailable, StatusCode.Internal });
         var got = await Https(node, _cluster).GetAsync(new GetRequest { Id = id }, deadline: GrpcTestExtensions.Deadline()).WithTimeout();
         Assert.Empty(Carts.State(got).Items);
     }
