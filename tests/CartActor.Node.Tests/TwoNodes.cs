@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using CartActor.Node.Membership;
+using Microsoft.AspNetCore.Builder;
 
 namespace CartActor.Node.Tests;
 
@@ -9,12 +10,16 @@ internal static class TwoNodes
     // Memory stores: a cluster with seeds needs a shared store or none, and these tests need neither.
     public static readonly string[] FastPings = ["--store", "memory", "--Cluster:PingInterval", "00:00:00.200", "--Cluster:PingTimeout", "00:00:00.500"];
 
-    public static async Task<(RunningNode First, RunningNode Second)> StartAsync(string[] firstArgs, string[] secondArgs)
+    public static async Task<(RunningNode First, RunningNode Second)> StartAsync(
+        string[] firstArgs,
+        string[] secondArgs,
+        Action<WebApplicationBuilder>? customizeFirst = null,
+        Action<WebApplicationBuilder>? customizeSecond = null)
     {
-        var first = await RunningNode.StartAsync([.. FastPings, .. firstArgs]);
+        var first = await RunningNode.StartAsync([.. FastPings, .. firstArgs], customizeFirst);
         try
         {
-            var second = await RunningNode.StartAsync([.. FastPings, "--seeds", first.AdvertisedHost, .. secondArgs]);
+            var second = await RunningNode.StartAsync([.. FastPings, "--seeds", first.AdvertisedHost, .. secondArgs], customizeSecond);
             return (first, second);
         }
         catch

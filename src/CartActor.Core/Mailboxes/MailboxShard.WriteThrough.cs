@@ -1,3 +1,5 @@
+using System.Diagnostics;
+using CartActor.Diagnostics;
 using CartActor.Grains;
 using CartActor.Packing;
 using CartActor.Persistence;
@@ -20,6 +22,9 @@ internal sealed partial class MailboxShard
     private readonly List<(ApplyWork Work, ApplyOutcome Outcome)> _unacknowledged = new();
     private readonly List<CartWrite> _writes = new();
     private readonly List<ApplyWork> _reapply = new();
+
+    // The spans of the Applies a traced write acknowledges; created on the first traced write.
+    private List<ActivityContext>? _writeCallers;
 
     /// <summary>Answers an Apply now, or after this pass's write when its cart has an unwritten change.</summary>
     internal void Acknowledge(ApplyWork work, ApplyOutcome outcome)
@@ -52,6 +57,7 @@ internal sealed partial class MailboxShard
 
         IReadOnlyCollection<ulong> conflicts;
         Exception? failure = null;
+        var span = CartTracing.Source.HasListeners() ? StartWriteSpan(store.Name) : null;
         var started = _context.Time.GetTimestamp();
         try
         {
@@ -65,6 +71,10 @@ internal sealed partial class MailboxShard
         }
 
         _context.Metrics.StoreWritten(store.Name, _context.Time.GetElapsedTime(started), _writes.Count, conflicts.Count, failure is not null);
+        if (span is not null)
+        {
+            CartTracing.EndStoreWrite(span, conflicts.Count, failure);
+        }
 
         foreach (var grain in _dirty.Values)
         {
@@ -118,5 +128,21 @@ internal sealed partial class MailboxShard
         }
 
         _reapply.Clear();
+    }
+
+    /// <summary>The write's span, parented on the traced Applies waiting for it (only called while tracing).</summary>
+    private Activity? StartWriteSpan(string store)
+    {
+        var callers = _writeCallers ??= [];
+        callers.Clear();
+        foreach (var (work, _) in _unacknowledged)
+        {
+            if (work.Caller != default)
+            {
+                callers.Add(work.Caller);
+            }
+        }
+
+        return CartTracing.StartStoreWrite(store, _writes.Count, callers);
     }
 }

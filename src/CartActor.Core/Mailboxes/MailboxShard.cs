@@ -112,7 +112,7 @@ internal sealed partial class MailboxShard : IThreadPoolWorkItem
     private ApplyWork RentApply(ulong cartId, IReadOnlyList<Any> mutations, string? idempotencyKey, out short token)
     {
         var work = _applyPool.Get();
-        work.Initialize(_applyPool, cartId, mutations, idempotencyKey);
+        work.Initialize(_applyPool, cartId, mutations, idempotencyKey, Diagnostics.CartTracing.CaptureCaller());
         token = work.Version;
         return work;
     }

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Threading.Tasks.Sources;
 using CartActor.Grains;
 using CartActor.Packing;
@@ -24,19 +25,24 @@ internal sealed class ApplyWork : ShardWork, IValueTaskSource<ApplyOutcome>
     private ulong _cartId;
     private IReadOnlyList<Any>? _mutations;
     private string? _idempotencyKey;
+    private ActivityContext _caller;
 
     public short Version => _source.Version;
 
-    public void Initialize(ObjectPool<ApplyWork> pool, ulong cartId, IReadOnlyList<Any> mutations, string? idempotencyKey)
+    public void Initialize(ObjectPool<ApplyWork> pool, ulong cartId, IReadOnlyList<Any> mutations, string? idempotencyKey, ActivityContext caller)
     {
         _pool = pool;
         _cartId = cartId;
         _mutations = mutations;
         _idempotencyKey = idempotencyKey;
+        _caller = caller;
         ConflictRetries = 0;
     }
 
     public ulong CartId => _cartId;
+
+    /// <summary>The span the Apply was called under (default when untraced): the parent of its store write's span.</summary>
+    public ActivityContext Caller => _caller;
 
     /// <summary>How often this batch was re-applied after its write lost a compare-and-set (shard-only).</summary>
     public int ConflictRetries { get; set; }
@@ -71,6 +77,7 @@ internal sealed class ApplyWork : ShardWork, IValueTaskSource<ApplyOutcome>
         {
             _mutations = null;
             _idempotencyKey = null;
+            _caller = default;
             _source.Reset();
             _pool?.Return(this);
         }

@@ -70,6 +70,9 @@ public sealed class PeerClients(PeerCredentials? credentials = null, NodeIdentit
                 KeepAlivePingTimeout = TimeSpan.FromSeconds(10),
                 KeepAlivePingPolicy = HttpKeepAlivePingPolicy.WithActiveRequests,
                 ConnectTimeout = TimeSpan.FromSeconds(2),
+                // Trace context goes out only as the routing loop writes it (NodeTracing.Inject, one traceparent
+                // from the forward's span), never a second one added by HttpClient from whatever span is current.
+                ActivityHeadersPropagator = null,
             };
             if (tls is not null)
             {

@@ -28,6 +28,7 @@ public static class NodeCommandLine
         ["--idle-ttl"] = "Cart:IdleTtl",
         ["--max-carts"] = "Cart:MaxActiveCarts",
         ["--dashboard"] = "Dashboard:Enabled",
+        ["--traces"] = "Node:Traces",
         ["--cluster-key"] = "Cluster:Key",
         ["--tls-cert"] = "Node:TlsCert",
         ["--tls-key"] = "Node:TlsKey",

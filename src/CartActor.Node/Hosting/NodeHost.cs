@@ -151,6 +151,8 @@ public static class NodeHost
                 prometheus.TargetInfoEnabled = false;
             }));
 
+        TracingHosting.AddTracing(builder, nodeOptions);
+
         var app = builder.Build();
         nodeServices = app.Services;
         StorefrontHosting.UsePipeline(app, nodeOptions);

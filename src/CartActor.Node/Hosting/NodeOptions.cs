@@ -102,6 +102,12 @@ public sealed class NodeOptions
     /// <summary>Hosts remembered from Negotiate and seeds (members and candidates together); beyond it new names are refused.</summary>
     public int MaxKnownHosts { get; set; } = 1024;
 
+    /// <summary>
+    /// Traces: "off", or "otlp" (a span per Apply and Get, per forward and per store write, exported by the OTLP
+    /// exporter, which the standard OTEL_EXPORTER_OTLP_* variables configure). Default off.
+    /// </summary>
+    public string Traces { get; set; } = "off";
+
     /// <summary>Learnt hosts waiting to answer their first Ping; beyond it new names are ignored until some answer or are forgotten. Default 64.</summary>
     public int MaxCandidates { get; set; } = 64;
 }

@@ -37,6 +37,7 @@ internal sealed class NodeOptionsValidator : IValidateOptions<NodeOptions>
         if (options.MaxIdsPerAnnouncement is < 1 or > 1_000_000) failures.Add($"Node:MaxIdsPerAnnouncement must be 1..1000000 (was {options.MaxIdsPerAnnouncement})");
         if (options.MaxCandidates < 1) failures.Add($"Node:MaxCandidates must be at least 1 (was {options.MaxCandidates})");
         if (options.MaxKnownHosts < 1) failures.Add($"Node:MaxKnownHosts must be at least 1 (was {options.MaxKnownHosts})");
+        if (!TracingHosting.IsKnown(options.Traces)) failures.Add($"Node:Traces (--traces) '{options.Traces}' must be 'off' or 'otlp'");
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
     }
 }

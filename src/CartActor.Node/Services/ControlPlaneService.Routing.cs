@@ -1,6 +1,8 @@
+using System.Diagnostics;
 using System.Net.Http;
 using System.Net.Sockets;
 using CartActor.ControlPlane;
+using CartActor.Node.Diagnostics;
 using CartActor.Node.Forwarding;
 using CartActor.Ownership;
 using Grpc.Core;
@@ -30,6 +32,7 @@ internal sealed partial class ControlPlaneService
     {
         var key = clientKey ?? _keys.Next();
         return RouteAsync(
+            "Apply",
             request.Id,
             request,
             context,
@@ -40,6 +43,7 @@ internal sealed partial class ControlPlaneService
 
     private Task<GetReply> GetRoutedAsync(GetRequest request, ServerCallContext context) =>
         RouteAsync(
+            "Get",
             request.Id,
             request,
             context,
@@ -48,6 +52,7 @@ internal sealed partial class ControlPlaneService
             static (service, r, ctx) => service.GetLocal(r.Id, ctx));
 
     private async Task<TResponse> RouteAsync<TRequest, TResponse>(
+        string rpc,
         ulong cartId,
         TRequest request,
         ServerCallContext context,
@@ -66,6 +71,7 @@ internal sealed partial class ControlPlaneService
             }
 
             var lookup = _view.Map.Lookup(cartId);
+            NodeTracing.Routed(lookup);
             try
             {
                 if (lookup.Kind == OwnerKind.Local)
@@ -82,13 +88,15 @@ internal sealed partial class ControlPlaneService
                 }
 
                 TResponse reply;
+                using var span = NodeTracing.StartForward(rpc, lookup.Owner);
                 try
                 {
-                    reply = await call(_peers.For(lookup.Owner), request, ForwardHeaders(lookup, key), deadline, context.CancellationToken).ConfigureAwait(false);
+                    reply = await call(_peers.For(lookup.Owner), request, ForwardHeaders(lookup, key, span), deadline, context.CancellationToken).ConfigureAwait(false);
                 }
                 catch (RpcException ex)
                 {
                     _metrics.Forwarded(ex.StatusCode);
+                    NodeTracing.Failed(span, ex);
                     throw;
                 }
 
@@ -160,7 +168,7 @@ internal sealed partial class ControlPlaneService
         return false;
     }
 
-    private Metadata ForwardHeaders(OwnerLookup lookup, string? key)
+    private Metadata ForwardHeaders(OwnerLookup lookup, string? key, Activity? span)
     {
         // Built once per ring and shared by every keyless call forwarded under it: the client only reads them.
         var cached = Volatile.Read(ref _forwardMarks);
@@ -171,7 +179,7 @@ internal sealed partial class ControlPlaneService
         }
 
         var marks = cached.Headers;
-        if (key is null)
+        if (key is null && span is null)
         {
             return marks;
         }
@@ -182,7 +190,17 @@ internal sealed partial class ControlPlaneService
             headers.Add(entry);
         }
 
-        headers.Add(IdempotencyKeyHeader, key);
+        if (key is not null)
+        {
+            headers.Add(IdempotencyKeyHeader, key);
+        }
+
+        if (span is not null)
+        {
+            // The owner's span joins this trace (W3C trace context).
+            NodeTracing.Inject(span, headers);
+        }
+
         return headers;
     }
 

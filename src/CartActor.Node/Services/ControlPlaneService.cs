@@ -87,10 +87,16 @@ internal sealed partial class ControlPlaneService : ControlPlane.ControlPlane.Co
             throw new RpcException(new Status(StatusCode.InvalidArgument, "messages must hold at least one mutation"));
         }
 
+        return NodeTracing.IsOn ? ApplyTraced(request, context, key) : ApplyUntraced(request, context, key);
+    }
+
+    private Task<ApplyResult> ApplyUntraced(ApplyRequest request, ServerCallContext context, string? key)
+    {
         RequireMember();
         var lookup = _view.Map.Lookup(request.Id);
         if (lookup.Kind == OwnerKind.Local && !_sharedStore && !_membership.IsViewStale())
         {
+            NodeTracing.Routed(lookup);
             return ApplyLocal(request, context, key);
         }
 
@@ -104,10 +110,16 @@ internal sealed partial class ControlPlaneService : ControlPlane.ControlPlane.Co
             throw new RpcException(new Status(StatusCode.InvalidArgument, "id must not be 0"));
         }
 
+        return NodeTracing.IsOn ? GetTraced(request, context) : GetUntraced(request, context);
+    }
+
+    private Task<GetReply> GetUntraced(GetRequest request, ServerCallContext context)
+    {
         RequireMember();
         var lookup = _view.Map.Lookup(request.Id);
         if (lookup.Kind == OwnerKind.Local && !_membership.IsViewStale())
         {
+            NodeTracing.Routed(lookup);
             return GetLocal(request.Id, context);
         }
 
