@@ -22,6 +22,16 @@ public interface ICartStore : IDisposable
     /// <summary>False while the store is known to be unreachable (a cheap check, polled for readiness). Default true.</summary>
     bool IsAvailable => true;
 
+    /// <summary>
+    /// Episodes since the store opened in which it refused writes after one failed (a full disk, an I/O error)
+    /// and healed by itself (<see cref="IsAvailable"/> is false while one lasts). Polled for readiness, so an
+    /// episode shorter than a poll is still reported. 0 for stores without them.
+    /// </summary>
+    long WriteFaults => 0;
+
+    /// <summary>The cause of the latest <see cref="WriteFaults"/> episode, kept after it healed; null before any.</summary>
+    string? LastWriteFault => null;
+
     /// <summary>The cart's record, or null when the store has none.</summary>
     /// <exception cref="CartStoreException">The record is unreadable (<see cref="CartStoreError.Corrupt"/>) or the store is unreachable.</exception>
     CartRecord? Load(ulong cartId);

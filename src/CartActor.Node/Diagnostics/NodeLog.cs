@@ -41,6 +41,12 @@ internal static partial class NodeLog
     [LoggerMessage(12, LogLevel.Information, "Draining: readiness off; serving normally for the drain delay ({DrainDelay}) while routing stops")]
     public static partial void DrainDelay(ILogger logger, TimeSpan drainDelay);
 
+    [LoggerMessage(13, LogLevel.Warning, "Store {Store} refuses writes after a failed write ({Cause}): not ready, writes fail with UNAVAILABLE and reads go on while it retries by itself")]
+    public static partial void StoreWritesFailing(ILogger logger, string store, string cause);
+
+    [LoggerMessage(14, LogLevel.Information, "Store {Store} takes writes again after {Downtime}: ready")]
+    public static partial void StoreWritesResumed(ILogger logger, string store, TimeSpan downtime);
+
     [LoggerMessage(20, LogLevel.Warning, "No cluster key (--cluster-key, Cluster:Key or Cluster:KeyFile) and no mutual TLS (--tls-client-ca): this node's control plane is open, and any client can act as a cluster member (Negotiate, Closing, announcements, the forwarding marks)")]
     public static partial void ControlPlaneOpen(ILogger logger);
 

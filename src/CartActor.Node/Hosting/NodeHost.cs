@@ -161,7 +161,7 @@ public static class NodeHost
         app.MapGrpcReflectionService();
         app.MapGet("/healthz", () => Results.Text("ok"));
         app.MapGet("/readyz", (NodeReadiness readiness) =>
-            readiness.IsReady ? Results.Text("ready") : Results.Text(readiness.Reason, statusCode: StatusCodes.Status503ServiceUnavailable));
+            readiness.IsReady ? Results.Text("ready") : Results.Text(readiness.Detail, statusCode: StatusCodes.Status503ServiceUnavailable));
         app.MapPrometheusScrapingEndpoint("/metrics");
         if (dashboard.Enabled)
         {

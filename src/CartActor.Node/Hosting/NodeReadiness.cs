@@ -1,4 +1,5 @@
 using CartActor.Node.Diagnostics;
+using CartActor.Persistence;
 using Grpc.Health.V1;
 using Grpc.HealthCheck;
 using Microsoft.Extensions.Logging;
@@ -19,6 +20,7 @@ public sealed class NodeReadiness
     private readonly ILogger<NodeReadiness> _logger;
     private readonly TimeProvider _time;
     private readonly string _storeName;
+    private readonly ICartStore? _store;
     private readonly Lock _gate = new();
     private volatile bool _joined;
     private volatile bool _draining;
@@ -26,12 +28,18 @@ public sealed class NodeReadiness
     private bool _published;
     private long _lastRequestAt;
 
+    // Write-fault episodes of the store (see PollStore); touched only by the heartbeat that polls.
+    private long _seenWriteFaults;
+    private long _writeFaultSince;
+    private volatile string? _writeFault;
+
     public NodeReadiness(HealthServiceImpl health, ILogger<NodeReadiness> logger, TimeProvider time, CartRuntime runtime)
     {
         _health = health;
         _logger = logger;
         _time = time;
-        _storeName = runtime.Store?.Name ?? "memory";
+        _store = runtime.Store;
+        _storeName = _store?.Name ?? "memory";
         Publish(HealthCheckResponse.Types.ServingStatus.NotServing);
     }
 
@@ -41,6 +49,14 @@ public sealed class NodeReadiness
 
     /// <summary>Why the node is not ready ("joining", "draining", "store unavailable"), or "ready".</summary>
     public string Reason => _draining ? "draining" : !_joined ? "joining" : !_storeAvailable ? "store unavailable" : "ready";
+
+    /// <summary>
+    /// What /readyz says: <see cref="Reason"/>, and while the store refuses writes after a failed one, its cause
+    /// ("store unavailable: rocksdb refuses writes after a failed write (IO error: No space left on device ...)").
+    /// </summary>
+    public string Detail => Reason == "store unavailable" && _writeFault is { } fault
+        ? $"store unavailable: {_storeName} refuses writes after a failed write ({fault}); retrying by itself"
+        : Reason;
 
     /// <summary>When the last call arrived during the drain (TimeProvider timestamp; 0 before any).</summary>
     public long LastRequestAt => Volatile.Read(ref _lastRequestAt);
@@ -58,8 +74,45 @@ public sealed class NodeReadiness
         Update();
     }
 
-    /// <summary>The store's health, polled by the heartbeat; one log line per change, never per request.</summary>
-    public void SetStoreAvailable(bool available)
+    /// <summary>
+    /// The store's health, polled by the heartbeat (never per request). A write-fault episode (the store refused
+    /// writes after one failed, e.g. a full disk) logs one warning naming its cause and one line when writes
+    /// resume, even when it began and healed between two polls; an outage of a shared store logs one line per
+    /// change.
+    /// </summary>
+    public void PollStore()
+    {
+        if (_store is null)
+        {
+            return;
+        }
+
+        var faults = _store.WriteFaults;
+        var available = _store.IsAvailable;
+        if (faults != _seenWriteFaults)
+        {
+            _seenWriteFaults = faults;
+            _writeFaultSince = _time.GetTimestamp();
+            _writeFault = _store.LastWriteFault ?? "unknown cause";
+            NodeLog.StoreWritesFailing(_logger, _storeName, _writeFault);
+        }
+
+        if (_writeFault is not null)
+        {
+            if (available)
+            {
+                _writeFault = null;
+                NodeLog.StoreWritesResumed(_logger, _storeName, _time.GetElapsedTime(_writeFaultSince));
+            }
+
+            SetStoreAvailable(available, log: false);
+            return;
+        }
+
+        SetStoreAvailable(available, log: true);
+    }
+
+    private void SetStoreAvailable(bool available, bool log)
     {
         if (_storeAvailable == available)
         {
@@ -67,11 +120,11 @@ public sealed class NodeReadiness
         }
 
         _storeAvailable = available;
-        if (available)
+        if (log && available)
         {
             NodeLog.StoreAvailable(_logger, _storeName);
         }
-        else
+        else if (log)
         {
             NodeLog.StoreUnavailable(_logger, _storeName);
         }

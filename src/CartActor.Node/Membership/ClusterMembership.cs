@@ -353,7 +353,7 @@ public sealed class ClusterMembership : BackgroundService, IHostedLifecycleServi
                 Volatile.Write(ref _freshUntil, _time.GetTimestamp() + _staleAfterTicks);
             }
 
-            _readiness.SetStoreAvailable(_runtime.Store?.IsAvailable ?? true);
+            _readiness.PollStore();
             bool changed;
             lock (_gate)
             {

@@ -22,6 +22,7 @@ public sealed partial class RocksDbCartStore
 
     private long Sweep(long cutoffUnixMs, CancellationToken cancellationToken)
     {
+        ThrowIfFaulted();
         var deleted = 0L;
         var candidates = new List<byte[]>(SweepDeleteBatch);
         byte[]? resumeAt = null;
@@ -49,8 +50,7 @@ public sealed partial class RocksDbCartStore
         _gate.EnterReadLock();
         try
         {
-            ThrowIfDisposed();
-            using var iterator = _db.NewIterator(null, _sweepReadOptions);
+            using var iterator = Db().NewIterator(null, _sweepReadOptions);
             if (from is null)
             {
                 iterator.SeekToFirst();
@@ -94,10 +94,10 @@ public sealed partial class RocksDbCartStore
         _gate.EnterWriteLock();
         try
         {
-            ThrowIfDisposed();
+            var db = Db();
             foreach (var key in candidates)
             {
-                var value = _db.Get(key);
+                var value = db.Get(key);
                 if (value is not null && IsExpired(key, value, cutoffUnixMs))
                 {
                     batch.Delete(key);
@@ -107,13 +107,14 @@ public sealed partial class RocksDbCartStore
             var count = batch.Count();
             if (count > 0)
             {
-                _db.Write(batch, _sweepWriteOptions);
+                db.Write(batch, _sweepWriteOptions);
             }
 
             return count;
         }
         catch (RocksDbException ex)
         {
+            EnterFault(ex.Message);
             throw Unavailable("deleting expired carts", ex);
         }
         finally

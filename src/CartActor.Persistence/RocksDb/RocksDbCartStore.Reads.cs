@@ -16,8 +16,7 @@ public sealed partial class RocksDbCartStore
         _gate.EnterReadLock();
         try
         {
-            ThrowIfDisposed();
-            value = _db.Get(key);
+            value = Db().Get(key);
         }
         catch (RocksDbException ex)
         {

@@ -9,7 +9,8 @@ public sealed partial class RocksDbCartStore
     /// <summary>
     /// Writes the whole batch as one atomic RocksDB write; completes synchronously (the shard waits for the
     /// write either way, and a synchronous answer lets it skip an async hop). The expected versions are not
-    /// checked: this store has one writer per cart, its owner.
+    /// checked: this store has one writer per cart, its owner. A failed write starts a recovery episode (see the
+    /// Recovery partial): until it ends, writes fail at once, naming its cause.
     /// </summary>
     public ValueTask<IReadOnlyCollection<ulong>> WriteAsync(IReadOnlyList<CartWrite> writes)
     {
@@ -21,7 +22,13 @@ public sealed partial class RocksDbCartStore
 
         try
         {
+            ThrowIfFaulted();
             Write(writes);
+        }
+        catch (RocksDbException ex)
+        {
+            EnterFault(ex.Message);
+            return ValueTask.FromException<IReadOnlyCollection<ulong>>(Unavailable($"writing {writes.Count} cart(s)", ex));
         }
         catch (Exception ex)
         {
@@ -32,19 +39,20 @@ public sealed partial class RocksDbCartStore
         return new ValueTask<IReadOnlyCollection<ulong>>(NoConflicts);
     }
 
-    /// <exception cref="CartStoreException">The store is closed or the delete failed.</exception>
+    /// <exception cref="CartStoreException">The store is closed, refuses writes (an episode), or the delete failed.</exception>
     public void Delete(ulong cartId)
     {
         Span<byte> key = stackalloc byte[KeySize];
         BinaryPrimitives.WriteUInt64BigEndian(key, cartId);
+        ThrowIfFaulted();
         _gate.EnterReadLock();
         try
         {
-            ThrowIfDisposed();
-            _db.Remove(key, null, _writeOptions);
+            Db().Remove(key, null, _writeOptions);
         }
         catch (RocksDbException ex)
         {
+            EnterFault(ex.Message);
             throw Unavailable($"cart {cartId}: deleting its record", ex);
         }
         finally
@@ -73,8 +81,7 @@ public sealed partial class RocksDbCartStore
             _gate.EnterReadLock();
             try
             {
-                ThrowIfDisposed();
-                _db.Write(batch, _writeOptions);
+                Db().Write(batch, _writeOptions);
             }
             finally
             {

@@ -33,7 +33,9 @@ public sealed partial class RocksDbCartStore : ICartStore
 
     private static readonly IReadOnlyCollection<ulong> NoConflicts = [];
 
-    private readonly NativeDb _db;
+    // Null only between a failed reopen and the next recovery attempt (see the Recovery partial); replaced only
+    // under the exclusive gate, read under the shared one.
+    private NativeDb? _db;
     private readonly WriteOptions _writeOptions;
     private readonly WriteOptions _sweepWriteOptions;
     private readonly ReadOptions _sweepReadOptions;
@@ -121,7 +123,7 @@ public sealed partial class RocksDbCartStore : ICartStore
         NativeDb db;
         try
         {
-            db = NativeDb.Open(dbOptions, path);
+            db = OpenNative(dbOptions, path);
         }
         catch (RocksDbException ex) when (ex.Message.Contains("LOCK", StringComparison.Ordinal))
         {
@@ -140,6 +142,7 @@ public sealed partial class RocksDbCartStore : ICartStore
 
     public void Dispose()
     {
+        _closing.Cancel();
         _gate.EnterWriteLock();
         try
         {
@@ -149,13 +152,16 @@ public sealed partial class RocksDbCartStore : ICartStore
             }
 
             _disposed = true;
-            _db.Dispose();
+            _db?.Dispose();
+            _db = null;
         }
         finally
         {
             _gate.ExitWriteLock();
         }
 
+        // _closing is not disposed: the recovery loop may still read its token after this (a cancelled source
+        // holds nothing native).
         (_scratchPool as IDisposable)?.Dispose();
 
         // The options wrappers must outlive the database (their finalizers free native objects it was opened with).
@@ -165,18 +171,28 @@ public sealed partial class RocksDbCartStore : ICartStore
         GC.KeepAlive(_bloomFilter);
     }
 
-    private void ThrowIfDisposed()
+    private static NativeDb OpenNative(DbOptions dbOptions, string path) => NativeDb.Open(dbOptions, path);
+
+    /// <summary>The open database, under the gate; throws when the store is closed or between a failed reopen and the next.</summary>
+    private NativeDb Db()
     {
         if (_disposed)
         {
             ThrowClosed();
         }
+
+        return _db ?? ThrowReopening();
     }
 
     [DoesNotReturn]
     [StackTraceHidden]
     private void ThrowClosed() =>
         throw new CartStoreException(CartStoreError.Unavailable, $"the RocksDB store '{Path}' is closed");
+
+    [DoesNotReturn]
+    [StackTraceHidden]
+    private NativeDb ThrowReopening() =>
+        throw new CartStoreException(CartStoreError.Unavailable, $"the RocksDB store '{Path}' is being reopened after a failed write ({_fault}); retry");
 
     [MethodImpl(MethodImplOptions.NoInlining)]
     private CartStoreException Unavailable(string operation, Exception inner) =>
