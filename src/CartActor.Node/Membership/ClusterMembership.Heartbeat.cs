@@ -1,0 +1,172 @@
+using CartActor.ControlPlane;
+using CartActor.Node.Diagnostics;
+using Grpc.Core;
+
+namespace CartActor.Node.Membership;
+
+/// <summary>The heartbeat: the loop that ticks every ping interval (or when kicked), one tick's steps, joining and leaving.</summary>
+public sealed partial class ClusterMembership
+{
+    /// <summary>True once the first view has converged; until then Ping answers UNAVAILABLE so nobody hands carts to a half-joined node.</summary>
+    public bool IsJoined => _joined && !_leaving;
+
+    public bool IsLeaving => _leaving;
+
+    /// <summary>Graceful stop: leave our own ring (we own nothing from now on) and tell every peer.</summary>
+    public async Task LeaveAsync(CancellationToken cancellationToken)
+    {
+        _leaving = true;
+        Volatile.Write(ref _freshUntil, long.MaxValue);
+        var ring = _view.Map.Leave(_time.GetTimestamp());
+        var notice = new ClosingNotice { Host = _view.Self };
+        var peers = ring.Members.Where(m => m != _view.Self).ToArray();
+        await Task.WhenAll(peers.Select(async peer =>
+        {
+            try
+            {
+                await _clients.For(peer).ClosingAsync(notice, deadline: DateTime.UtcNow + _options.PingTimeout * 2, cancellationToken: cancellationToken).ConfigureAwait(false);
+            }
+            catch (RpcException ex)
+            {
+                ClusterLog.ClosingNotDelivered(_logger, peer, ex.Status.Detail);
+            }
+        })).ConfigureAwait(false);
+    }
+
+    Task IHostedLifecycleService.StartingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    Task IHostedLifecycleService.StartedAsync(CancellationToken cancellationToken)
+    {
+        // A node without seeds is a whole cluster at once.
+        if (_node.Seeds.Length == 0)
+        {
+            MarkJoined();
+        }
+
+        return Task.CompletedTask;
+    }
+
+    Task IHostedLifecycleService.StoppingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    Task IHostedLifecycleService.StoppedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        // Kestrel binds after hosted services start: wait until our own address is known.
+        await Task.Delay(Timeout.Infinite, _lifetime.ApplicationStarted).ContinueWith(static _ => { }, TaskScheduler.Default).ConfigureAwait(false);
+        if (stoppingToken.IsCancellationRequested)
+        {
+            return;
+        }
+
+        var joinDeadline = _time.GetTimestamp();
+        try
+        {
+            while (!stoppingToken.IsCancellationRequested)
+            {
+                var learntBefore = PeerCount();
+                await TickAsync(forceNegotiate: !_joined, stoppingToken).ConfigureAwait(false);
+                if (!_joined && (ConvergedSince(learntBefore) || _time.GetElapsedTime(joinDeadline) > _options.DeadAfter))
+                {
+                    MarkJoined();
+                }
+
+                var kick = Volatile.Read(ref _kick);
+                await Task.WhenAny(Task.Delay(_options.PingInterval, _time, stoppingToken), kick.Task).ConfigureAwait(false);
+                if (kick.Task.IsCompleted)
+                {
+                    Interlocked.CompareExchange(ref _kick, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously), kick);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+        }
+    }
+
+    private async Task TickAsync(bool forceNegotiate, CancellationToken cancellationToken)
+    {
+        if (_leaving)
+        {
+            return;
+        }
+
+        await _tickLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            // A node that knows no peer resolves its seeds every negotiate interval, not every 30 s: nodes started
+            // together refuse each other's pings while joining, forget each other after the dead-after time and
+            // each join alone; without this they stayed one-node clusters until the next resolve (seen: 26 s).
+            var seedsDue = _lastSeedResolve == 0
+                || _time.GetElapsedTime(_lastSeedResolve) >= (PeerCount() == 0 ? _options.NegotiateInterval : _options.SeedResolveInterval);
+            if (_node.Seeds.Length > 0 && seedsDue)
+            {
+                _lastSeedResolve = _time.GetTimestamp();
+                Learn(await ResolveSeedsAsync(cancellationToken).ConfigureAwait(false));
+            }
+
+            string[] peers;
+            lock (_gate)
+            {
+                peers = _peers.Hosts;
+            }
+
+            // Freshness counts from when the pings left, not from when their answers were read: a node frozen
+            // (SIGSTOP, a long GC) with pings in flight reads their pre-pause answers first thing on waking, and
+            // must still find its view stale (the chaos pause test read stale carts through it before this).
+            var sentAt = _time.GetTimestamp();
+            var replies = await Task.WhenAll(peers.Select(p => PingAsync(p, cancellationToken))).ConfigureAwait(false);
+            if (peers.Length == 0)
+            {
+                Volatile.Write(ref _freshUntil, long.MaxValue);
+            }
+            else if (replies.Any(r => r is not null))
+            {
+                Volatile.Write(ref _freshUntil, sentAt + _staleAfterTicks);
+            }
+            else if (Volatile.Read(ref _freshUntil) == long.MaxValue)
+            {
+                // Peers known, none answering yet: the clock starts now.
+                Volatile.Write(ref _freshUntil, _time.GetTimestamp() + _staleAfterTicks);
+            }
+
+            _readiness.PollStore();
+            bool changed;
+            lock (_gate)
+            {
+                changed = ApplyPingResults(peers, replies);
+                if (changed)
+                {
+                    PublishLocked();
+                }
+            }
+
+            if (changed || forceNegotiate || !_selfConfirmed || _lastNegotiate == 0 || _time.GetElapsedTime(_lastNegotiate) >= _options.NegotiateInterval)
+            {
+                _lastNegotiate = _time.GetTimestamp();
+                await NegotiateAsync(cancellationToken).ConfigureAwait(false);
+            }
+        }
+        finally
+        {
+            _tickLock.Release();
+        }
+    }
+
+    private void MarkJoined()
+    {
+        if (_joined)
+        {
+            return;
+        }
+
+        _joined = true;
+        ClusterLog.Joined(_logger, _view.Self, _view.Ring.Members.Count);
+        if (!_leaving)
+        {
+            _readiness.MarkJoined();
+        }
+    }
+
+    private void Kick() => Volatile.Read(ref _kick).TrySetResult();
+}
