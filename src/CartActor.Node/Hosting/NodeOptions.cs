@@ -60,8 +60,14 @@ public sealed class NodeOptions
     /// </summary>
     public string? TlsClientCa { get; set; }
 
-    /// <summary>Concurrent HTTP/2 streams per connection. Default 256.</summary>
-    public int MaxStreamsPerConnection { get; set; } = 256;
+    /// <summary>
+    /// Concurrent HTTP/2 streams per connection (SETTINGS_MAX_CONCURRENT_STREAMS); streams beyond it are refused with
+    /// REFUSED_STREAM before any work is done. Default 512. Kestrel queues each stream's output, a refused stream's
+    /// included, in a per-connection queue of twice this, and aborts the whole connection when it overflows (answers
+    /// of applied calls lost); so a burst of up to twice this many streams, sent before the client has read our
+    /// SETTINGS, is always answered or refused. 512 covers a burst of 1 024 (256 lost a connection to 800).
+    /// </summary>
+    public int MaxStreamsPerConnection { get; set; } = 512;
 
     /// <summary>
     /// Open connections per port; more are closed at once while the open ones keep being served. Default 0: sized
