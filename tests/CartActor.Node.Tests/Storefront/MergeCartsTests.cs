@@ -39,6 +39,105 @@ public sealed class MergeCartsTests
         Assert.Equal(reply.Source, again.Source);
     }
 
+    /// <summary>
+    /// Beyond the lines (README, "Merge"): MERGE_LINES keeps the target's deliveries and vouchers and lets the
+    /// source fill missing attributes (the target's win); KEEP_TARGET takes nothing; REPLACE_WITH_SOURCE takes the
+    /// source's deliveries (naming the copied lines), vouchers and attributes.
+    /// </summary>
+    [Theory]
+    [InlineData(MergeStrategy.MergeLines)]
+    [InlineData(MergeStrategy.KeepTarget)]
+    [InlineData(MergeStrategy.ReplaceWithSource)]
+    public async Task EachStrategy_DecidesTheAttributesDeliveriesAndVouchers(MergeStrategy strategy)
+    {
+        await using var node = await RunningNode.StartAsync();
+        var client = new CartService.CartServiceClient(node.Channel);
+        var (target, source) = await TwoCartsAsync(client);
+        await client.MutateAsync(Mutations(target,
+            new Mutation { SetCartAttributes = Attributes(("customer", "c-1"), ("channel", "app")) },
+            new Mutation { SetDelivery = new SetDelivery { Provider = "target-home", Price = 4_900, TaxRate = 2_500 } },
+            new Mutation { AddVoucher = new AddVoucher { Code = "TARGET10", Amount = 1_000 } })).WithTimeout();
+        var guest = (await client.MutateAsync(Mutations(source,
+            new Mutation { SetCartAttributes = Attributes(("channel", "web"), ("campaign", "spring")) },
+            new Mutation { SetItemAttributes = new SetItemAttributes { ItemId = 1, Attributes = { ["note"] = "guest" } } },
+            new Mutation { SetItemAttributes = new SetItemAttributes { ItemId = 2, Attributes = { ["gift"] = "yes" } } },
+            new Mutation { SetDelivery = new SetDelivery { Provider = "guest-pickup", Price = 2_900, TaxRate = 2_500, ItemIds = { 2 } } },
+            new Mutation { AddVoucher = new AddVoucher { Code = "GUEST5", Amount = 500 } })).WithTimeout()).Cart;
+
+        var merged = (await client.MergeCartsAsync(new MergeCartsRequest { TargetId = target, SourceId = source, Strategy = strategy }).WithTimeout()).Target;
+
+        Carts.AssertConsistent(merged, target);
+        switch (strategy)
+        {
+            case MergeStrategy.MergeLines:
+                Assert.Equal(["customer=c-1", "channel=app", "campaign=spring"], merged.Attributes.Select(a => $"{a.Key}={a.Value}"));
+                Assert.Equal("target-home", Assert.Single(merged.Deliveries).Provider);
+                Assert.Equal("TARGET10", Assert.Single(merged.Vouchers).Code);
+                Assert.Equal("guest", merged.Items.Single(i => i.Sku == "sku-shared").Attributes["note"]);
+                Assert.Equal("yes", merged.Items.Single(i => i.Sku == "sku-guest").Attributes["gift"]);
+                break;
+            case MergeStrategy.KeepTarget:
+                Assert.Equal(["customer=c-1", "channel=app"], merged.Attributes.Select(a => $"{a.Key}={a.Value}"));
+                Assert.Equal("target-home", Assert.Single(merged.Deliveries).Provider);
+                Assert.Equal("TARGET10", Assert.Single(merged.Vouchers).Code);
+                Assert.Empty(merged.Items.Single(i => i.Sku == "sku-shared").Attributes);
+                break;
+            case MergeStrategy.ReplaceWithSource:
+                Assert.Equal(["channel=web", "campaign=spring"], merged.Attributes.Select(a => $"{a.Key}={a.Value}"));
+                var delivery = Assert.Single(merged.Deliveries);
+                Assert.Equal("guest-pickup", delivery.Provider);
+                Assert.Equal(guest.Deliveries[0].Tax, delivery.Tax);
+                // It names the target's copy of the guest's line, not the source's item id.
+                Assert.Equal("sku-guest", merged.Items.Single(i => i.Id == Assert.Single(delivery.ItemIds)).Sku);
+                Assert.Equal("GUEST5", Assert.Single(merged.Vouchers).Code);
+                Assert.Equal(guest.TotalPrice, merged.TotalPrice);
+                Assert.Equal(guest.TotalTax, merged.TotalTax);
+                Assert.Equal(guest.TaxLines, merged.TaxLines);
+                break;
+        }
+
+        Assert.Equal(merged, await client.GetCartAsync(new GetCartRequest { CartId = target }).WithTimeout());
+    }
+
+    /// <summary>An idempotency key names one merge, as it names one Apply: reused for another merge it is refused and the carts keep their contents.</summary>
+    [Fact]
+    public async Task AKeyReusedForAnotherMerge_IsInvalidArgumentNamingIt_AndLeavesTheCartsAsTheyWere()
+    {
+        await using var node = await RunningNode.StartAsync();
+        var client = new CartService.CartServiceClient(node.Channel);
+        var (target, source) = await TwoCartsAsync(client);
+        var key = new Metadata { { "idempotency-key", "merge-key-7" } };
+        var first = await client.MergeCartsAsync(new MergeCartsRequest { TargetId = target, SourceId = source }, key).WithTimeout();
+
+        // The same merge with the same key: the same result, applied once.
+        var again = await client.MergeCartsAsync(new MergeCartsRequest { TargetId = target, SourceId = source, Strategy = MergeStrategy.MergeLines }, key).WithTimeout();
+        Assert.Equal(first.Target, again.Target);
+        Assert.Equal(first.Source, again.Source);
+
+        // Another target, another strategy (the source knows the key), another source (the target knows it).
+        var otherTarget = Carts.NewId();
+        var (_, otherSource) = await TwoCartsAsync(client);
+        var before = await client.GetCartAsync(new GetCartRequest { CartId = otherSource }).WithTimeout();
+        MergeCartsRequest[] others =
+        [
+            new() { TargetId = otherTarget, SourceId = source },
+            new() { TargetId = target, SourceId = source, Strategy = MergeStrategy.ReplaceWithSource },
+            new() { TargetId = target, SourceId = otherSource },
+        ];
+        foreach (var other in others)
+        {
+            var ex = await GrpcTestExtensions.AssertStatusAsync(StatusCode.InvalidArgument, client.MergeCartsAsync(other, key));
+            Assert.Contains("merge-key-7", ex.Status.Detail, StringComparison.Ordinal);
+        }
+
+        Assert.Equal(first.Target, await client.GetCartAsync(new GetCartRequest { CartId = target }).WithTimeout());
+        Assert.Equal(0UL, (await client.GetCartAsync(new GetCartRequest { CartId = otherTarget }).WithTimeout()).Version);
+        var untouched = await client.GetCartAsync(new GetCartRequest { CartId = otherSource }).WithTimeout();
+        Assert.Equal(CartStatus.Open, untouched.Status);
+        Assert.Equal(before.Items, untouched.Items);
+        await client.AddItemAsync(new AddItemRequest { CartId = otherSource, Item = Carts.Item("sku-still-open") }).WithTimeout();
+    }
+
     [Theory]
     [InlineData(1)]
     [InlineData(2)]
@@ -127,6 +226,24 @@ public sealed class MergeCartsTests
         Assert.Equal(CartStatus.Merged, reply.Source.Status);
         Assert.Equal(reply.Source, await viaFirst.GetCartAsync(new GetCartRequest { CartId = source }).WithTimeout());
         Assert.Equal(reply.Target, await viaFirst.GetCartAsync(new GetCartRequest { CartId = target }).WithTimeout());
+    }
+
+    private static MutateRequest Mutations(ulong cartId, params Mutation[] mutations)
+    {
+        var request = new MutateRequest { CartId = cartId };
+        request.Mutations.Add(mutations);
+        return request;
+    }
+
+    private static SetCartAttributes Attributes(params (string Key, string Value)[] attributes)
+    {
+        var set = new SetCartAttributes();
+        foreach (var (key, value) in attributes)
+        {
+            set.Attributes[key] = value;
+        }
+
+        return set;
     }
 
     private static ulong OwnedBy(RunningNode node)

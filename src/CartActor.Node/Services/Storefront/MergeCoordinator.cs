@@ -3,6 +3,7 @@ using CartActor.Cart.V1;
 using CartActor.ControlPlane;
 using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
+using CartActor.Node.Forwarding;
 using Grpc.Core;
 
 namespace CartActor.Node.Services.Storefront;
@@ -13,7 +14,11 @@ namespace CartActor.Node.Services.Storefront;
 /// step resumes and completes the merge once: 1. BeginMerge freezes the source (MERGING, naming the target);
 /// 2. ApplyMerge applies the frozen lines to the target, once per source (the target's merged_from);
 /// 3. CompleteMerge closes the source (MERGED). A target that refuses the merge reopens the source (AbortMerge).
-/// The merge is idempotent by its (source, target) pair: no idempotency key is needed for a safe retry.
+/// The merge is idempotent by its (source, target) pair: no idempotency key is needed for a safe retry. A
+/// client's `idempotency-key` goes with steps 1 and 2, so each cart's idempotency window checks it as Apply's
+/// does: the key reused for another merge (another target or strategy: the source refuses it at step 1;
+/// another source: the target refuses it at step 2, and the source frozen for it is reopened) is
+/// INVALID_ARGUMENT naming the key, and a retry with the key replays the steps already done.
 /// </summary>
 internal sealed class MergeCoordinator(ControlPlaneService controlPlane)
 {
@@ -35,7 +40,15 @@ internal sealed class MergeCoordinator(ControlPlaneService controlPlane)
             _ => throw new RpcException(new Status(StatusCode.InvalidArgument, $"strategy {(int)request.Strategy} is not a MergeStrategy")),
         };
 
-        var (frozen, beginError) = await StepAsync(request.SourceId, new BeginMerge { TargetId = request.TargetId }, context).ConfigureAwait(false);
+        var key = ForwardingHeaders.Read(context, ControlPlaneService.IdempotencyKeyHeader);
+        var begin = new BeginMerge { TargetId = request.TargetId, Mode = mode };
+        var (frozen, beginError) = await StepAsync(request.SourceId, begin, context, key).ConfigureAwait(false);
+        if (beginError is null && (frozen.MergedInto != request.TargetId || frozen.Status is not (CartStatus.Merging or CartStatus.Merged)))
+        {
+            // The key replayed a step 1 whose merge was undone since (the target refused): freeze the source again.
+            (frozen, beginError) = await StepAsync(request.SourceId, begin, context, key: null).ConfigureAwait(false);
+        }
+
         if (beginError is not null)
         {
             throw new RpcException(new Status(StatusCode.FailedPrecondition, $"source cart {request.SourceId}: {beginError}"));
@@ -45,12 +58,32 @@ internal sealed class MergeCoordinator(ControlPlaneService controlPlane)
 
         var from = new ApplyMerge { SourceId = request.SourceId, Mode = mode };
         from.Items.Add(frozen.Items);
-        var (target, mergeError) = await StepAsync(request.TargetId, from, context).ConfigureAwait(false);
+        from.Attributes.Add(frozen.Attributes);
+        from.Deliveries.Add(frozen.Deliveries);
+        from.Vouchers.Add(frozen.Vouchers);
+        CartState target;
+        string? mergeError;
+        try
+        {
+            (target, mergeError) = await StepAsync(request.TargetId, from, context, key).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (key is not null && IsInvalidArgument(ex))
+        {
+            // The target knows the key from another request: undo step 1 unless the target already took this
+            // source (an earlier attempt of this merge got that far; a retry with its own key completes it).
+            if (frozen.Status == CartStatus.Merging && !await TargetTookAsync(request, context).ConfigureAwait(false))
+            {
+                await StepAsync(request.SourceId, new AbortMerge { TargetId = request.TargetId }, context, key: null).ConfigureAwait(false);
+            }
+
+            throw;
+        }
+
         if (mergeError is not null)
         {
             if (frozen.Status == CartStatus.Merging)
             {
-                await StepAsync(request.SourceId, new AbortMerge { TargetId = request.TargetId }, context).ConfigureAwait(false);
+                await StepAsync(request.SourceId, new AbortMerge { TargetId = request.TargetId }, context, key: null).ConfigureAwait(false);
             }
 
             throw new RpcException(new Status(StatusCode.FailedPrecondition, $"target cart {request.TargetId}: {mergeError}"));
@@ -58,7 +91,7 @@ internal sealed class MergeCoordinator(ControlPlaneService controlPlane)
 
         AfterStep?.Invoke(2);
 
-        var (source, completeError) = await StepAsync(request.SourceId, new CompleteMerge { TargetId = request.TargetId }, context).ConfigureAwait(false);
+        var (source, completeError) = await StepAsync(request.SourceId, new CompleteMerge { TargetId = request.TargetId }, context, key: null).ConfigureAwait(false);
         if (completeError is not null)
         {
             throw new RpcException(new Status(StatusCode.FailedPrecondition, $"source cart {request.SourceId}: {completeError}"));
@@ -69,12 +102,22 @@ internal sealed class MergeCoordinator(ControlPlaneService controlPlane)
         return new MergeCartsReply { Target = target, Source = source };
     }
 
-    private async Task<(CartState State, string? Error)> StepAsync(ulong cartId, IMessage mutation, ServerCallContext context)
+    private async Task<bool> TargetTookAsync(MergeCartsRequest request, ServerCallContext context)
+    {
+        var reply = await controlPlane.Get(new GetRequest { Id = request.TargetId }, context).ConfigureAwait(false);
+        return CartState.Parser.ParseFrom(reply.Grain.Value).MergedFrom.Contains(request.SourceId);
+    }
+
+    private static bool IsInvalidArgument(Exception ex) =>
+        ex is CartRuntimeException { Error: CartRequestError.InvalidArgument } or RpcException { StatusCode: StatusCode.InvalidArgument };
+
+    private async Task<(CartState State, string? Error)> StepAsync(ulong cartId, IMessage mutation, ServerCallContext context, string? key)
     {
         var apply = new ApplyRequest { Id = cartId };
         apply.Messages.Add(Any.Pack(mutation));
-        // No client key: each step is idempotent on the stored state; the routing adds its own key for its retries.
-        var result = await controlPlane.Apply(apply, context, key: null).ConfigureAwait(false);
+        // Each step is idempotent on the stored state without a key; the client's key (steps 1 and 2) is checked
+        // by the cart's idempotency window, and the routing adds its own key for its retries when there is none.
+        var result = await controlPlane.Apply(apply, context, key).ConfigureAwait(false);
         var state = CartState.Parser.ParseFrom(result.State.Value);
         var step = result.Mutations[0];
         return (state, step.HasError ? step.Error : null);
