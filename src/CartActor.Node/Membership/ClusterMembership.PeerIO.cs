@@ -40,6 +40,8 @@ public sealed partial class ClusterMembership
             members = [.. _peers.Alive];
         }
 
+        // As for pings, a reply proves the view current from when the request left.
+        var sentAt = _time.GetTimestamp();
         var replies = await Task.WhenAll(members.Select(async host =>
         {
             try
@@ -53,6 +55,11 @@ public sealed partial class ClusterMembership
                 return null;
             }
         })).ConfigureAwait(false);
+        if (replies.Any(r => r is not null) && !_leaving)
+        {
+            RenewFreshness(sentAt);
+        }
+
         Learn(replies.Where(r => r is not null).SelectMany(r => r!.Hosts));
         ConfirmSelf(replies);
     }

@@ -6,6 +6,25 @@ namespace CartActor.Node.Membership;
 /// <summary>Freshness of this node's view: stale-view recovery after a pause, refresh on a peer's refusal, and dropping carts a new ring no longer gives this node.</summary>
 public sealed partial class ClusterMembership
 {
+    /// <summary>A peer answered a request sent at <paramref name="sentAt"/>: the view is current until then plus the stale time (never moved back).</summary>
+    private void RenewFreshness(long sentAt)
+    {
+        var until = sentAt + _staleAfterTicks;
+        while (true)
+        {
+            var current = Volatile.Read(ref _freshUntil);
+            if (current >= until && current != long.MaxValue)
+            {
+                return;
+            }
+
+            if (Interlocked.CompareExchange(ref _freshUntil, until, current) == current)
+            {
+                return;
+            }
+        }
+    }
+
     /// <summary>
     /// True when no peer has answered this node for longer than the suspect time (it was paused, or cut
     /// off): peers may have served its carts meanwhile, so its cached copies cannot be trusted. One
@@ -53,7 +72,7 @@ public sealed partial class ClusterMembership
         {
             if (_refresh is null || _refresh.IsCompleted)
             {
-                _refresh = Task.Run(() => TickAsync(forceNegotiate: true, CancellationToken.None), CancellationToken.None);
+                _refresh = Task.Run(() => TickAsync(forceNegotiate: true, awaitNegotiation: true, CancellationToken.None), CancellationToken.None);
             }
 
             running = _refresh;
@@ -81,7 +100,7 @@ public sealed partial class ClusterMembership
 
         var dropped = await _runtime.EvictAllAsync(EvictionReason.StaleView).ConfigureAwait(false);
         ClusterLog.StaleViewDropped(_logger, dropped);
-        await TickAsync(forceNegotiate: true, CancellationToken.None).ConfigureAwait(false);
+        await TickAsync(forceNegotiate: true, awaitNegotiation: true, CancellationToken.None).ConfigureAwait(false);
         Volatile.Write(ref _freshUntil, _time.GetTimestamp() + _staleAfterTicks);
     }
 }

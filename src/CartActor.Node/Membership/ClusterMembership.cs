@@ -41,6 +41,9 @@ public sealed partial class ClusterMembership : BackgroundService, IHostedLifecy
     private readonly long _staleAfterTicks;
     private Task? _refresh;
 
+    // The Negotiate round in flight, shared: the heartbeat starts one and pings on without waiting for it.
+    private Task? _negotiation;
+
     // True once every peer that answered Negotiate counts this node among its healthy hosts. Until then this
     // node marks itself suspect in its own ring: its carts are served by their stand-ins, the nodes that
     // serve them in the peers' view, so two nodes never serve one cart from memory at once on a join.
