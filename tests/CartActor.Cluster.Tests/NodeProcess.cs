@@ -220,7 +220,7 @@ public sealed class NodeProcess : IAsyncDisposable
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        start.ArgumentList.Add(NodeDll());
+        start.ArgumentList.Add(NodeBinary.DllPath());
         foreach (var argument in _arguments)
         {
             start.ArgumentList.Add(argument);
@@ -248,24 +248,5 @@ public sealed class NodeProcess : IAsyncDisposable
         {
             _output.Append(stamp).Append(' ').AppendLine(line);
         }
-    }
-
-    /// <summary>The node built by the same configuration as these tests (the test project references it).</summary>
-    private static string NodeDll()
-    {
-        var dir = new DirectoryInfo(AppContext.BaseDirectory);
-        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "CartActor.Fast.sln")))
-        {
-            dir = dir.Parent;
-        }
-
-        if (dir is null)
-        {
-            throw new InvalidOperationException("CartActor.Fast.sln not found above " + AppContext.BaseDirectory);
-        }
-
-        var configuration = AppContext.BaseDirectory.Contains($"{Path.DirectorySeparatorChar}Release{Path.DirectorySeparatorChar}") ? "Release" : "Debug";
-        var dll = Path.Combine(dir.FullName, "src", "CartActor.Node", "bin", configuration, "net10.0", "CartActor.Node.dll");
-        return File.Exists(dll) ? dll : throw new FileNotFoundException("build the node first", dll);
     }
 }

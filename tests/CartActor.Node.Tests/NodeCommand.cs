@@ -39,31 +39,12 @@ internal static class NodeCommand
             StandardOutputEncoding = Encoding.UTF8,
             WorkingDirectory = workingDirectory ?? Path.GetTempPath(),
         };
-        start.ArgumentList.Add(NodeDll());
+        start.ArgumentList.Add(NodeBinary.DllPath());
         foreach (var arg in args)
         {
             start.ArgumentList.Add(arg);
         }
 
         return Process.Start(start) ?? throw new InvalidOperationException("dotnet did not start");
-    }
-
-    /// <summary>The node built in the same configuration as these tests.</summary>
-    public static string NodeDll()
-    {
-        var dir = new DirectoryInfo(AppContext.BaseDirectory);
-        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "CartActor.Fast.sln")))
-        {
-            dir = dir.Parent;
-        }
-
-        if (dir is null)
-        {
-            throw new InvalidOperationException("CartActor.Fast.sln not found above " + AppContext.BaseDirectory);
-        }
-
-        var configuration = AppContext.BaseDirectory.Contains($"{Path.DirectorySeparatorChar}Release{Path.DirectorySeparatorChar}") ? "Release" : "Debug";
-        var dll = Path.Combine(dir.FullName, "src", "CartActor.Node", "bin", configuration, "net10.0", "CartActor.Node.dll");
-        return File.Exists(dll) ? dll : throw new FileNotFoundException("build the node first", dll);
     }
 }
