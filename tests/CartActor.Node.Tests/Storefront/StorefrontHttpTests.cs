@@ -160,6 +160,17 @@ public sealed class StorefrontHttpTests(NodeFixture fixture)
 
         using var garbage = await Http.SendAsync(Request(HttpMethod.Post, $"/v1/carts/{id}/items", "{not json")).WithTimeout();
         Assert.Equal(HttpStatusCode.BadRequest, garbage.StatusCode);
+
+        // What `curl -d` sends without a Content-Type header (README): a form, not JSON.
+        using var form = new HttpRequestMessage(HttpMethod.Post, $"/v1/carts/{id}/items")
+        {
+            Content = new StringContent("""{"sku":"a","quantity":1,"unitPrice":100}""", Encoding.UTF8, "application/x-www-form-urlencoded"),
+        };
+        using var refusedForm = await Http.SendAsync(form).WithTimeout();
+        Assert.Equal(HttpStatusCode.BadRequest, refusedForm.StatusCode);
+        Assert.Contains("not a known JSON content type", await refusedForm.Content.ReadAsStringAsync().WithTimeout(), StringComparison.Ordinal);
+        using var untouched = await Http.GetAsync($"/v1/carts/{id}").WithTimeout();
+        Assert.Equal("\"0\"", untouched.Headers.ETag?.Tag);
     }
 
     [Fact]
