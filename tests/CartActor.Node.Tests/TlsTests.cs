@@ -57,6 +57,19 @@ public sealed class TlsTests : IDisposable
     }
 
     [Fact]
+    public async Task TheDashboardsCartInspectorReachesATlsNodesOwnGrpcPort()
+    {
+        var leaf = _cluster.Issue("node-a");
+        await using var node = await RunningNode.StartAsync(["--store", "memory", "--dashboard", "true", "--tls-cert", leaf.CertFile, "--tls-key", leaf.KeyFile, "--tls-client-ca", _cluster.CaFile]);
+        var id = Carts.NewId();
+        await Https(node, _cluster).ApplyAsync(Carts.Apply(id, Carts.Item("sku-seen")), deadline: GrpcTestExtensions.Deadline()).WithTimeout();
+
+        using var found = System.Text.Json.JsonDocument.Parse(await node.Http.GetStringAsync($"/dashboard/api/carts/{id}").WithTimeout());
+
+        Assert.Equal("sku-seen", found.RootElement.GetProperty("state").GetProperty("items")[0].GetProperty("sku").GetString());
+    }
+
+    [Fact]
     public async Task TwoMutualTlsNodesFormAClusterAndForwardWhileClientsWithoutACertificateKeepApplyButNotPeerCalls()
     {
         var a = _cluster.Issue("node-a");
