@@ -165,6 +165,12 @@ internal sealed partial class MailboxShard : IThreadPoolWorkItem
             // A flush may re-apply batches whose write lost a compare-and-set: those carts are dirty again.
             while (_dirty.Count > 0)
             {
+                if (TryDeferFlush())
+                {
+                    // Busy until the deferred pass runs: Applies that arrive meanwhile queue and join its write.
+                    return;
+                }
+
                 var flush = FlushAsync();
                 if (!flush.IsCompleted)
                 {
