@@ -52,6 +52,17 @@ public sealed class NodeMetrics : IDisposable
     /// <summary>The entry node tries a call again: "store" (its own write failed or lost a race), "refused" (the owner refused or was unreachable), "cancelled" (a forward was cut off).</summary>
     public void Retried(string reason) => _retries.Add(1, new KeyValuePair<string, object?>("reason", reason));
 
+    /// <summary>
+    /// A streaming call (WatchCart, the health Watch, reflection): counted by status, never timed, because its
+    /// duration is how long the client stayed subscribed, not a latency, and would swamp the histogram.
+    /// </summary>
+    public void RecordStream(string method, StatusCode status)
+    {
+        var rpc = _shortNames.TryGetValue(method, out var name) ? name : "other";
+        var statusName = (int)status < StatusNames.Length ? StatusNames[(int)status] : "Unknown";
+        _requests.Add(1, new KeyValuePair<string, object?>("rpc", rpc), new KeyValuePair<string, object?>("status", statusName));
+    }
+
     public void Record(string method, StatusCode status, TimeSpan elapsed)
     {
         var rpc = _shortNames.TryGetValue(method, out var name) ? name : "other";

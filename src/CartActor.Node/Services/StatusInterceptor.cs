@@ -7,7 +7,7 @@ using Microsoft.Extensions.Logging;
 namespace CartActor.Node.Services;
 
 /// <summary>
-/// The one place where failures become gRPC statuses, and where every call is counted and timed, for every
+/// The one place where failures become gRPC statuses, and where every call is counted (unary calls also timed), for every
 /// kind of call the node serves: unary (Apply, Get, the storefront's RPCs), server streaming (WatchCart, the
 /// health Watch) and the streaming kinds reflection uses. Runtime refusals map to INVALID_ARGUMENT /
 /// RESOURCE_EXHAUSTED / UNAVAILABLE / ABORTED / DATA_LOSS; anything unexpected becomes INTERNAL with a fixed
@@ -56,7 +56,6 @@ internal sealed class StatusInterceptor(NodeMetrics metrics, FailedRequestLog fa
         ServerCallContext context,
         ServerStreamingServerMethod<TRequest, TResponse> continuation)
     {
-        var started = Stopwatch.GetTimestamp();
         var outcome = new Outcome(StatusCode.OK, null);
         try
         {
@@ -74,7 +73,7 @@ internal sealed class StatusInterceptor(NodeMetrics metrics, FailedRequestLog fa
         }
         finally
         {
-            Record(context, outcome, started);
+            Record(context, outcome, started: null);
         }
     }
 
@@ -83,7 +82,6 @@ internal sealed class StatusInterceptor(NodeMetrics metrics, FailedRequestLog fa
         ServerCallContext context,
         ClientStreamingServerMethod<TRequest, TResponse> continuation)
     {
-        var started = Stopwatch.GetTimestamp();
         var outcome = new Outcome(StatusCode.OK, null);
         try
         {
@@ -101,7 +99,7 @@ internal sealed class StatusInterceptor(NodeMetrics metrics, FailedRequestLog fa
         }
         finally
         {
-            Record(context, outcome, started);
+            Record(context, outcome, started: null);
         }
     }
 
@@ -111,7 +109,6 @@ internal sealed class StatusInterceptor(NodeMetrics metrics, FailedRequestLog fa
         ServerCallContext context,
         DuplexStreamingServerMethod<TRequest, TResponse> continuation)
     {
-        var started = Stopwatch.GetTimestamp();
         var outcome = new Outcome(StatusCode.OK, null);
         try
         {
@@ -129,7 +126,7 @@ internal sealed class StatusInterceptor(NodeMetrics metrics, FailedRequestLog fa
         }
         finally
         {
-            Record(context, outcome, started);
+            Record(context, outcome, started: null);
         }
     }
 
@@ -170,9 +167,18 @@ internal sealed class StatusInterceptor(NodeMetrics metrics, FailedRequestLog fa
         }
     }
 
-    private void Record(ServerCallContext context, Outcome outcome, long started)
+    /// <summary>Counts the call; a unary one (<paramref name="started"/> set) is timed too, a stream is not (see NodeMetrics.RecordStream).</summary>
+    private void Record(ServerCallContext context, Outcome outcome, long? started)
     {
-        metrics.Record(context.Method, outcome.Status, Stopwatch.GetElapsedTime(started));
+        if (started is { } timestamp)
+        {
+            metrics.Record(context.Method, outcome.Status, Stopwatch.GetElapsedTime(timestamp));
+        }
+        else
+        {
+            metrics.RecordStream(context.Method, outcome.Status);
+        }
+
         if (outcome.Status != StatusCode.OK)
         {
             failures.Failed(context.Method, outcome.Status, outcome.Detail);
