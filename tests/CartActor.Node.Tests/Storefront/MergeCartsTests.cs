@@ -222,6 +222,21 @@ public sealed class MergeCartsTests
         await GrpcTestExtensions.AssertStatusAsync(StatusCode.Internal, viaFirst.MergeCartsAsync(request, deadline: GrpcTestExtensions.Deadline()));
         var reply = await viaSecond.MergeCartsAsync(request, deadline: GrpcTestExtensions.Deadline()).WithTimeout();
 
+        // With a key, through either node: the first attempt crashes, the retry completes it once, and the key
+        // reused for another merge is refused by the cart (on the other node) that knows it.
+        var (keyedSource, keyedTarget) = (OwnedBy(second), OwnedBy(first));
+        await viaFirst.AddItemAsync(new AddItemRequest { CartId = keyedSource, Item = Carts.Item("sku-guest", 2) }).WithTimeout();
+        await viaFirst.AddItemAsync(new AddItemRequest { CartId = keyedTarget, Item = Carts.Item("sku-guest", 1) }).WithTimeout();
+        var keyed = new MergeCartsRequest { TargetId = keyedTarget, SourceId = keyedSource };
+        var key = new Metadata { { "idempotency-key", "merge-across-1" } };
+        await GrpcTestExtensions.AssertStatusAsync(StatusCode.Internal, viaFirst.MergeCartsAsync(keyed, key, GrpcTestExtensions.Deadline()));
+        var keyedReply = await viaSecond.MergeCartsAsync(keyed, key, GrpcTestExtensions.Deadline()).WithTimeout();
+        Assert.Equal(3, Assert.Single(keyedReply.Target.Items).Quantity);
+        Assert.Equal(CartStatus.Merged, keyedReply.Source.Status);
+        var reused = await GrpcTestExtensions.AssertStatusAsync(StatusCode.InvalidArgument,
+            viaFirst.MergeCartsAsync(new MergeCartsRequest { TargetId = Carts.NewId(), SourceId = keyedSource }, key, GrpcTestExtensions.Deadline()));
+        Assert.Contains("merge-across-1", reused.Status.Detail, StringComparison.Ordinal);
+
         Assert.Equal(3, Assert.Single(reply.Target.Items).Quantity);
         Assert.Equal(CartStatus.Merged, reply.Source.Status);
         Assert.Equal(reply.Source, await viaFirst.GetCartAsync(new GetCartRequest { CartId = source }).WithTimeout());
