@@ -14,13 +14,16 @@ namespace CartActor;
 
 /// <summary>
 /// The in-process cart API the gRPC layer calls: Apply and Get by cart id, routed to the cart's mailbox
-/// shard. Validates requests, owns the shards and the idle sweep timer.
+/// shard. Validates requests and owns the shards. Idle carts are swept every <see cref="CartRuntimeOptions.SweepInterval"/>:
+/// on the runtime's own timer, or, for a host whose one heartbeat drives every timer (the node), on its calls to
+/// <see cref="SweepIdleIfDue"/> (construct with <c>ownSweepTimer: false</c>).
 /// </summary>
 public sealed class CartRuntime : IAsyncDisposable
 {
     private readonly MailboxShard[] _shards;
     private readonly CartRuntimeContext _context;
-    private readonly ITimer _sweepTimer;
+    private readonly ITimer? _sweepTimer;
+    private long _lastSweep;
     private int _disposed;
 
     public CartRuntime(
@@ -30,7 +33,8 @@ public sealed class CartRuntime : IAsyncDisposable
         MutationRegistry? registry = null,
         IMeterFactory? meterFactory = null,
         Persistence.ICartStore? store = null,
-        CartChangeFeed? changes = null)
+        CartChangeFeed? changes = null,
+        bool ownSweepTimer = true)
     {
         ArgumentNullException.ThrowIfNull(options);
         var problem = options.Validate();
@@ -58,7 +62,10 @@ public sealed class CartRuntime : IAsyncDisposable
         {
             Metrics.StoreOpened(store.Name);
         }
-        _sweepTimer = Time.CreateTimer(static state => ((CartRuntime)state!).StartSweep(), this, options.SweepInterval, options.SweepInterval);
+        _lastSweep = Time.GetTimestamp();
+        _sweepTimer = ownSweepTimer
+            ? Time.CreateTimer(static state => ((CartRuntime)state!).StartSweep(), this, options.SweepInterval, options.SweepInterval)
+            : null;
     }
 
     public CartRuntimeOptions Options { get; }
@@ -255,7 +262,10 @@ public sealed class CartRuntime : IAsyncDisposable
             return;
         }
 
-        await _sweepTimer.DisposeAsync().ConfigureAwait(false);
+        if (_sweepTimer is not null)
+        {
+            await _sweepTimer.DisposeAsync().ConfigureAwait(false);
+        }
         Metrics.Dispose();
     }
 
@@ -263,6 +273,21 @@ public sealed class CartRuntime : IAsyncDisposable
     {
         var hash = CartHash.Hash(cartId, CartHash.ShardSeed);
         return _shards[(int)Math.BigMul(hash, (ulong)_shards.Length, out _)];
+    }
+
+    /// <summary>
+    /// Called by the host's heartbeat (one caller at a time): starts an idle sweep when the sweep interval has
+    /// passed since the last one. Never blocks: the sweep is queued on each shard.
+    /// </summary>
+    public void SweepIdleIfDue()
+    {
+        if (Volatile.Read(ref _disposed) != 0 || Time.GetElapsedTime(_lastSweep) < Options.SweepInterval)
+        {
+            return;
+        }
+
+        _lastSweep = Time.GetTimestamp();
+        StartSweep();
     }
 
     private void StartSweep()

@@ -71,7 +71,10 @@ public static class NodeHost
         var store = StoreFactory.Open(nodeOptions, redisOptions);
         // TryAdd: a store registered by the customize hook (a test's failing store) takes the configured one's place.
         builder.Services.TryAddSingleton(_ => new StoreHolder(store));
-        builder.Services.AddHostedService<RetentionSweeper>();
+        // Timed duties of the one heartbeat (ClusterMembership's loop): no loops or timers of their own.
+        builder.Services.AddSingleton<IHeartbeatDuty, RetentionSweeper>();
+        builder.Services.AddSingleton<IHeartbeatDuty>(sp => new IdleSweepDuty(sp.GetRequiredService<CartRuntime>()));
+        builder.Services.AddSingleton<IHeartbeatDuty>(sp => sp.GetRequiredService<NodeReadiness>());
         builder.Services.AddSingleton(sp => new CartRuntime(
             sp.GetRequiredService<CartRuntimeOptions>(),
             sp.GetRequiredService<TimeProvider>(),
@@ -80,7 +83,8 @@ public static class NodeHost
             registry: null,
             meterFactory: sp.GetRequiredService<IMeterFactory>(),
             store: sp.GetRequiredService<StoreHolder>().Store,
-            changes: sp.GetRequiredService<CartActor.Grains.CartChangeFeed>()));
+            changes: sp.GetRequiredService<CartActor.Grains.CartChangeFeed>(),
+            ownSweepTimer: false));
         builder.Services.AddSingleton(_ => new CartActor.Grains.CartChangeFeed(nodeOptions.MaxWatchersPerCart, nodeOptions.MaxWatchersPerNode));
         // Evictions wake a cart's watchers, so a stream sees at once that its cart left this node.
         builder.Services.AddSingleton<ICartLifecycleObserver>(sp => sp.GetRequiredService<CartActor.Grains.CartChangeFeed>());

@@ -12,7 +12,7 @@ namespace CartActor.Node.Hosting;
 /// NOT_SERVING for the whole server and for the ControlPlane service). Also remembers when the last call
 /// arrived while draining, so a drain can end once the node is idle.
 /// </summary>
-public sealed class NodeReadiness
+public sealed class NodeReadiness : IHeartbeatDuty
 {
     public const string ControlPlaneServiceName = "control_plane_messages.ControlPlane";
 
@@ -28,7 +28,7 @@ public sealed class NodeReadiness
     private bool _published;
     private long _lastRequestAt;
 
-    // Write-fault episodes of the store (see PollStore); touched only by the heartbeat that polls.
+    // Write-fault episodes of the store (see OnHeartbeat); touched only by the heartbeat that polls.
     private long _seenWriteFaults;
     private long _writeFaultSince;
     private volatile string? _writeFault;
@@ -75,12 +75,12 @@ public sealed class NodeReadiness
     }
 
     /// <summary>
-    /// The store's health, polled by the heartbeat (never per request). A write-fault episode (the store refused
+    /// A heartbeat duty: polls the store's health (never per request). A write-fault episode (the store refused
     /// writes after one failed, e.g. a full disk) logs one warning naming its cause and one line when writes
     /// resume, even when it began and healed between two polls; an outage of a shared store logs one line per
     /// change.
     /// </summary>
-    public void PollStore()
+    public void OnHeartbeat()
     {
         if (_store is null)
         {

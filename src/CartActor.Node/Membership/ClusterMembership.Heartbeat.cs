@@ -73,6 +73,12 @@ public sealed partial class ClusterMembership
                     MarkJoined();
                 }
 
+                // The node's other timed work rides on this beat (idle TTL, retention, the store-health poll).
+                foreach (var duty in _duties)
+                {
+                    duty.OnHeartbeat();
+                }
+
                 var kick = Volatile.Read(ref _kick);
                 await Task.WhenAny(Task.Delay(_options.PingInterval, _time, stoppingToken), kick.Task).ConfigureAwait(false);
                 if (kick.Task.IsCompleted)
@@ -141,7 +147,6 @@ public sealed partial class ClusterMembership
                 Volatile.Write(ref _freshUntil, _time.GetTimestamp() + _staleAfterTicks);
             }
 
-            _readiness.PollStore();
             bool changed;
             lock (_gate)
             {

@@ -13,7 +13,8 @@ namespace CartActor.Node.Membership;
 /// pings Suspect, removes them after the dead-after time, forgets hosts that never answered, re-resolves
 /// seeds and merges views with Negotiate. Every change is published as a new ring snapshot, and every new
 /// snapshot drops from memory the carts this node no longer serves (their records are written; whoever
-/// serves them next loads them from the store). The heartbeat also polls the store's health for readiness.
+/// serves them next loads them from the store). This is the node's one heartbeat: each beat also runs the
+/// other timed duties (<see cref="IHeartbeatDuty"/>: the idle-TTL sweep, the retention sweep, the store-health poll).
 /// This type is the loop and its I/O; the membership rules live in <see cref="PeerTable"/> (pure, unit-tested
 /// on a fake clock), guarded here by a lock: it changes at heartbeat pace, never on the request path; the
 /// request path reads one timestamp (<see cref="IsViewStale"/>).
@@ -38,6 +39,7 @@ public sealed partial class ClusterMembership : BackgroundService, IHostedLifecy
     private readonly PeerTable _peers;
     private readonly SemaphoreSlim _tickLock = new(1, 1);
     private readonly CartRuntime _runtime;
+    private readonly IHeartbeatDuty[] _duties;
     private readonly long _staleAfterTicks;
     private Task? _refresh;
 
@@ -69,8 +71,10 @@ public sealed partial class ClusterMembership : BackgroundService, IHostedLifecy
         TimeProvider time,
         IHostApplicationLifetime lifetime,
         CartRuntime runtime,
+        IEnumerable<IHeartbeatDuty> duties,
         ILogger<ClusterMembership> logger)
     {
+        _duties = [.. duties];
         _lifetime = lifetime;
         _runtime = runtime;
         _view = view;

@@ -14,6 +14,9 @@ namespace CartActor.Node.Membership;
 /// Tells peers which carts this node activated (AnnounceOwnership) and evicted (AnnounceExpiry), batched
 /// per <see cref="ClusterOptions.AnnounceInterval"/>, one RPC per peer per batch. Announcements are hints:
 /// when the queue is full they are dropped, never buffered without bound, and never slow a cart down.
+/// It keeps a loop of its own rather than being a heartbeat duty (<see cref="IHeartbeatDuty"/>): it sleeps on
+/// its queue while nothing happens and batches at 100 ms, a tenth of the heartbeat's 1 s pace, so peers learn
+/// of a cart's new home within a batch rather than within a beat.
 /// </summary>
 public sealed class OwnershipAnnouncer : BackgroundService, ICartLifecycleObserver
 {
