@@ -19,7 +19,11 @@ public sealed class NodeMetrics : IDisposable
     private readonly Histogram<double> _duration;
     private readonly Counter<long> _forwards;
     private readonly Counter<long> _retries;
-    private readonly FrozenDictionary<string, string> _shortNames;
+    private readonly FrozenDictionary<string, int> _rpcIndex;
+    private readonly int _otherRpc;
+
+    // One pre-built (rpc, status) tag pair per class, so that recording a call builds no tag array.
+    private readonly KeyValuePair<string, object?>[][] _tags;
 
     public NodeMetrics(IMeterFactory factory)
     {
@@ -41,8 +45,20 @@ public sealed class NodeMetrics : IDisposable
             _retries.Add(0, new KeyValuePair<string, object?>("reason", reason));
         }
 
-        _shortNames = ControlPlane.ControlPlane.Descriptor.Methods
-            .ToFrozenDictionary(m => $"/{ControlPlane.ControlPlane.Descriptor.FullName}/{m.Name}", m => m.Name, StringComparer.Ordinal);
+        var methods = ControlPlane.ControlPlane.Descriptor.Methods;
+        string[] rpcNames = [.. methods.Select(m => m.Name), "other"];
+        _otherRpc = rpcNames.Length - 1;
+        _rpcIndex = methods.Select((m, i) => (Path: $"/{ControlPlane.ControlPlane.Descriptor.FullName}/{m.Name}", i))
+            .ToFrozenDictionary(x => x.Path, x => x.i, StringComparer.Ordinal);
+        _tags = new KeyValuePair<string, object?>[rpcNames.Length * StatusNames.Length][];
+        for (var rpc = 0; rpc < rpcNames.Length; rpc++)
+        {
+            for (var status = 0; status < StatusNames.Length; status++)
+            {
+                _tags[rpc * StatusNames.Length + status] =
+                    [new("rpc", rpcNames[rpc]), new("status", StatusNames[status])];
+            }
+        }
     }
 
     /// <summary>A call this entry node forwarded to the cart's owner: its outcome, OK or the status it failed with.</summary>
@@ -56,22 +72,22 @@ public sealed class NodeMetrics : IDisposable
     /// A streaming call (WatchCart, the health Watch, reflection): counted by status, never timed, because its
     /// duration is how long the client stayed subscribed, not a latency, and would swamp the histogram.
     /// </summary>
-    public void RecordStream(string method, StatusCode status)
+    public void RecordStream(string method, StatusCode status) => _requests.Add(1, Tags(RpcIndex(method), status));
+
+    /// <summary>The index <see cref="Record(int, StatusCode, TimeSpan)"/> takes for a gRPC path ("other" for one outside ControlPlane).</summary>
+    public int RpcIndex(string method) => _rpcIndex.TryGetValue(method, out var index) ? index : _otherRpc;
+
+    public void Record(string method, StatusCode status, TimeSpan elapsed) => Record(RpcIndex(method), status, elapsed);
+
+    public void Record(int rpc, StatusCode status, TimeSpan elapsed)
     {
-        var rpc = _shortNames.TryGetValue(method, out var name) ? name : "other";
-        var statusName = (int)status < StatusNames.Length ? StatusNames[(int)status] : "Unknown";
-        _requests.Add(1, new KeyValuePair<string, object?>("rpc", rpc), new KeyValuePair<string, object?>("status", statusName));
+        var tags = Tags(rpc, status);
+        _requests.Add(1, tags);
+        _duration.Record(elapsed.TotalSeconds, tags);
     }
 
-    public void Record(string method, StatusCode status, TimeSpan elapsed)
-    {
-        var rpc = _shortNames.TryGetValue(method, out var name) ? name : "other";
-        var statusName = (int)status < StatusNames.Length ? StatusNames[(int)status] : "Unknown";
-        var rpcTag = new KeyValuePair<string, object?>("rpc", rpc);
-        var statusTag = new KeyValuePair<string, object?>("status", statusName);
-        _requests.Add(1, rpcTag, statusTag);
-        _duration.Record(elapsed.TotalSeconds, rpcTag, statusTag);
-    }
+    private KeyValuePair<string, object?>[] Tags(int rpc, StatusCode status) =>
+        _tags[rpc * StatusNames.Length + ((int)status < StatusNames.Length ? (int)status : (int)StatusCode.Unknown)];
 
     public void Dispose() => _meter.Dispose();
 }

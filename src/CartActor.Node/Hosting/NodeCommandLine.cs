@@ -33,6 +33,7 @@ public static class NodeCommandLine
         ["--tls-cert"] = "Node:TlsCert",
         ["--tls-key"] = "Node:TlsKey",
         ["--tls-client-ca"] = "Node:TlsClientCa",
+        ["--minimal-endpoint"] = "Node:MinimalEndpoint",
     };
 
     /// <summary>Switches that take no value and never start a node (Program.cs answers them).</summary>

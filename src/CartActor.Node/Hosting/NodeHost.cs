@@ -5,9 +5,11 @@ using CartActor.Node.Forwarding;
 using CartActor.Node.Membership;
 using CartActor.Node.Services;
 using CartActor.Node.Services.Binding;
+using CartActor.Node.Services.Minimal;
 using CartActor.Node.Services.Storefront;
 using Grpc.HealthCheck;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging.Console;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
@@ -66,7 +68,8 @@ public static class NodeHost
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = nodeOptions.ShutdownTimeout);
         builder.WebHost.ConfigureKestrel(kestrel => ConfigureKestrel(kestrel, nodeOptions, tls));
 
-        builder.Services.AddSingleton(TimeProvider.System);
+        // TryAdd: a test may put its own clock in place (customize runs first).
+        builder.Services.TryAddSingleton(TimeProvider.System);
         builder.Services.AddMetrics();
         var store = StoreFactory.Open(nodeOptions, redisOptions);
         // TryAdd: a store registered by the customize hook (a test's failing store) takes the configured one's place.
@@ -117,6 +120,8 @@ public static class NodeHost
         // Both are stateless: one instance serves every call. Unregistered, gRPC would activate each per call
         // (an allocation and a dozen service resolutions on every Apply and Get).
         builder.Services.AddSingleton<ControlPlaneService>();
+        builder.Services.AddSingleton<MinimalControlPlaneEndpoint>();
+        builder.Services.AddSingleton<PeerAuthorization>();
         builder.Services.AddSingleton<StatusInterceptor>();
         builder.Services.AddSingleton<PeerAuthInterceptor>();
         builder.Services.AddSingleton<CartApiService>();
@@ -159,6 +164,14 @@ public static class NodeHost
 
         var app = builder.Build();
         nodeServices = app.Services;
+        if (nodeOptions.MinimalEndpoint)
+        {
+            // Ahead of routing: Apply and Get skip endpoint matching too; every other request goes on unchanged.
+            var minimal = app.Services.GetRequiredService<MinimalControlPlaneEndpoint>();
+            app.Use(next => context => minimal.InvokeAsync(context, next));
+        }
+
+        app.UseRouting();
         StorefrontHosting.UsePipeline(app, nodeOptions);
         app.MapGrpcService<ControlPlaneService>();
         app.MapGrpcService<HealthServiceImpl>();

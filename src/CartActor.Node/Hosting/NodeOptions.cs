@@ -61,6 +61,13 @@ public sealed class NodeOptions
     public string? TlsClientCa { get; set; }
 
     /// <summary>
+    /// Serve ControlPlane/Apply and /Get with the node's own request delegate on Kestrel (a conforming gRPC endpoint
+    /// that skips Grpc.AspNetCore's per-call machinery); false serves them through Grpc.AspNetCore like every other
+    /// RPC. Same statuses, trailers and bytes either way (tests/CartActor.Node.Tests/Conformance). Default true.
+    /// </summary>
+    public bool MinimalEndpoint { get; set; } = true;
+
+    /// <summary>
     /// Concurrent HTTP/2 streams per connection (SETTINGS_MAX_CONCURRENT_STREAMS); streams beyond it are refused with
     /// REFUSED_STREAM before any work is done. Default 512. Kestrel queues each stream's output, a refused stream's
     /// included, in a per-connection queue of twice this, and aborts the whole connection when it overflows (answers

@@ -6,6 +6,7 @@ using CartActor.Node.Diagnostics;
 using CartActor.Node.Forwarding;
 using CartActor.Ownership;
 using Grpc.Core;
+using Any = Google.Protobuf.WellKnownTypes.Any;
 
 namespace CartActor.Node.Services;
 
@@ -28,46 +29,50 @@ internal sealed partial class ControlPlaneService
 
     private RingMarks? _forwardMarks;
 
-    private Task<ApplyResult> ApplyRoutedAsync(ApplyRequest request, ServerCallContext context, string? clientKey)
+    private ValueTask<CartAnswer<ApplyResult>> ApplyRoutedAsync(ApplyRequest request, CartCall call, string? clientKey)
     {
         var key = clientKey ?? _keys.Next();
         return RouteAsync(
             "Apply",
             request.Id,
             request,
-            context,
+            call,
             key,
             static (client, r, headers, deadline, token) => client.ApplyAsync(r, headers, deadline, token),
-            (service, r, ctx) => service.ApplyLocal(r, ctx, key));
+            static reply => CartAnswer<ApplyResult>.Served(reply, null),
+            (service, r) => service.ApplyLocal(r, key));
     }
 
-    private Task<GetReply> GetRoutedAsync(GetRequest request, ServerCallContext context) =>
+    private ValueTask<CartAnswer<Any>> GetRoutedAsync(ulong cartId, CartCall call) =>
         RouteAsync(
             "Get",
-            request.Id,
-            request,
-            context,
+            cartId,
+            new GetRequest { Id = cartId },
+            call,
             key: null,
             static (client, r, headers, deadline, token) => client.GetAsync(r, headers, deadline, token),
-            static (service, r, ctx) => service.GetLocal(r.Id, ctx));
+            static reply => CartAnswer<Any>.Served(reply.Grain, null),
+            static (service, r) => service.GetLocal(r.Id));
 
-    private async Task<TResponse> RouteAsync<TRequest, TResponse>(
+    private async ValueTask<CartAnswer<TAnswer>> RouteAsync<TRequest, TResponse, TAnswer>(
         string rpc,
         ulong cartId,
         TRequest request,
-        ServerCallContext context,
+        CartCall call,
         string? key,
-        Func<ControlPlane.ControlPlane.ControlPlaneClient, TRequest, Metadata, DateTime, CancellationToken, AsyncUnaryCall<TResponse>> call,
-        Func<ControlPlaneService, TRequest, ServerCallContext, Task<TResponse>> local)
+        Func<ControlPlane.ControlPlane.ControlPlaneClient, TRequest, Metadata, DateTime, CancellationToken, AsyncUnaryCall<TResponse>> forward,
+        Func<TResponse, CartAnswer<TAnswer>> forwarded,
+        Func<ControlPlaneService, TRequest, ValueTask<CartAnswer<TAnswer>>> local)
     {
-        var deadline = context.Deadline == DateTime.MaxValue ? DateTime.UtcNow + _forwardTimeout : context.Deadline;
-        var forwarded = ForwardingHeaders.IsForwarded(context);
+        var deadline = call.Deadline == DateTime.MaxValue ? DateTime.UtcNow + _forwardTimeout : call.Deadline;
+        var isForwarded = call.IsForwarded;
+        var cancellation = call.CancellationToken;
         for (var attempt = 0; ; attempt++)
         {
             if (_membership.IsViewStale())
             {
                 // Woke from a pause (or cut off) longer than the suspect time: cached carts may be stale.
-                await _membership.RecoverStaleViewAsync(context.CancellationToken).ConfigureAwait(false);
+                await _membership.RecoverStaleViewAsync(cancellation).ConfigureAwait(false);
             }
 
             var lookup = _view.Map.Lookup(cartId);
@@ -76,13 +81,13 @@ internal sealed partial class ControlPlaneService
             {
                 if (lookup.Kind == OwnerKind.Local)
                 {
-                    return await local(this, request, context).ConfigureAwait(false);
+                    return await local(this, request).ConfigureAwait(false);
                 }
 
-                if (forwarded)
+                if (isForwarded)
                 {
                     // Views disagree: never forward twice. The entry node refreshes if its ring differs and retries.
-                    throw new RpcException(
+                    return CartAnswer<TAnswer>.Refused(
                         new Status(StatusCode.Unavailable, $"not the owner of cart {cartId}: in this node's ring {lookup.Ring.RingId:x16} it is served by {lookup.Owner}; retry"),
                         ForwardingHeaders.RefusalTrailers(lookup.Ring));
                 }
@@ -91,7 +96,7 @@ internal sealed partial class ControlPlaneService
                 using var span = NodeTracing.StartForward(rpc, lookup.Owner);
                 try
                 {
-                    reply = await call(_peers.For(lookup.Owner), request, ForwardHeaders(lookup, key, span), deadline, context.CancellationToken).ConfigureAwait(false);
+                    reply = await forward(_peers.For(lookup.Owner), request, ForwardHeaders(lookup, key, span), deadline, cancellation).ConfigureAwait(false);
                 }
                 catch (RpcException ex)
                 {
@@ -101,23 +106,23 @@ internal sealed partial class ControlPlaneService
                 }
 
                 _metrics.Forwarded(StatusCode.OK);
-                return reply;
+                return forwarded(reply);
             }
             catch (CartRuntimeException ex) when (_sharedStore && ex.Error is CartRequestError.StoreUnavailable or CartRequestError.Conflict
-                                                  && CanRetry(attempt, deadline, context))
+                                                  && CanRetry(attempt, deadline, cancellation))
             {
                 // The write's outcome is unknown, or it kept losing to another writer: the cart was dropped;
                 // re-applying with the same key reloads it and is applied exactly once.
                 _metrics.Retried("store");
             }
-            catch (RpcException ex) when (!forwarded && lookup.Kind == OwnerKind.Remote && (IsRetryable(ex) || ex.StatusCode == StatusCode.Cancelled)
-                                          && CanRetry(attempt, deadline, context))
+            catch (RpcException ex) when (!isForwarded && lookup.Kind == OwnerKind.Remote && (IsRetryable(ex) || ex.StatusCode == StatusCode.Cancelled)
+                                          && CanRetry(attempt, deadline, cancellation))
             {
                 _metrics.Retried(ex.StatusCode == StatusCode.Cancelled ? "cancelled" : "refused");
-                await ReactToRefusalAsync(lookup, ex, context.CancellationToken).ConfigureAwait(false);
+                await ReactToRefusalAsync(lookup, ex, cancellation).ConfigureAwait(false);
             }
 
-            await Task.Delay(Backoff[Math.Min(attempt, Backoff.Length - 1)], _time, context.CancellationToken).ConfigureAwait(false);
+            await Task.Delay(Backoff[Math.Min(attempt, Backoff.Length - 1)], _time, cancellation).ConfigureAwait(false);
         }
     }
 
@@ -139,8 +144,8 @@ internal sealed partial class ControlPlaneService
         return Task.CompletedTask;
     }
 
-    private static bool CanRetry(int attempt, DateTime deadline, ServerCallContext context) =>
-        !context.CancellationToken.IsCancellationRequested && DateTime.UtcNow + Backoff[Math.Min(attempt, Backoff.Length - 1)] < deadline;
+    private static bool CanRetry(int attempt, DateTime deadline, CancellationToken cancellation) =>
+        !cancellation.IsCancellationRequested && DateTime.UtcNow + Backoff[Math.Min(attempt, Backoff.Length - 1)] < deadline;
 
     /// <summary>
     /// Failures another attempt can cure (besides a forward cancelled while our own caller was not, such as a

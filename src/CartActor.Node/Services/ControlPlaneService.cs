@@ -5,6 +5,7 @@ using CartActor.Node.Hosting;
 using CartActor.Node.Membership;
 using CartActor.Ownership;
 using CartActor.Packing;
+using Any = Google.Protobuf.WellKnownTypes.Any;
 using Grpc.Core;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -71,59 +72,97 @@ internal sealed partial class ControlPlaneService : ControlPlane.ControlPlane.Co
         _sharedStore = runtime.Store is { IsShared: true };
     }
 
+    private static readonly Status IdZero = new(StatusCode.InvalidArgument, "id must not be 0");
+    private static readonly Status NoMessages = new(StatusCode.InvalidArgument, "messages must hold at least one mutation");
+
     public override Task<ApplyResult> Apply(ApplyRequest request, ServerCallContext context) =>
         Apply(request, context, ForwardingHeaders.Read(context, IdempotencyKeyHeader));
 
     /// <summary>Apply with the idempotency key given here rather than read from the call's header (the storefront's merge steps).</summary>
     internal Task<ApplyResult> Apply(ApplyRequest request, ServerCallContext context, string? key)
     {
-        if (request.Id == 0)
-        {
-            throw new RpcException(new Status(StatusCode.InvalidArgument, "id must not be 0"));
-        }
+        var pending = ApplyAsync(request, CartCall.Of(context), key);
+        return pending.IsCompletedSuccessfully
+            ? Task.FromResult(pending.Result.ReplyFor(context)!)
+            : Awaited(pending, context);
 
-        if (request.Messages.Count == 0)
-        {
-            throw new RpcException(new Status(StatusCode.InvalidArgument, "messages must hold at least one mutation"));
-        }
-
-        return NodeTracing.IsOn ? ApplyTraced(request, context, key) : ApplyUntraced(request, context, key);
-    }
-
-    private Task<ApplyResult> ApplyUntraced(ApplyRequest request, ServerCallContext context, string? key)
-    {
-        RequireMember();
-        var lookup = _view.Map.Lookup(request.Id);
-        if (lookup.Kind == OwnerKind.Local && !_sharedStore && !_membership.IsViewStale())
-        {
-            NodeTracing.Routed(lookup);
-            return ApplyLocal(request, context, key);
-        }
-
-        return ApplyRoutedAsync(request, context, key);
+        static async Task<ApplyResult> Awaited(ValueTask<CartAnswer<ApplyResult>> pending, ServerCallContext context) =>
+            (await pending.ConfigureAwait(false)).ReplyFor(context)!;
     }
 
     public override Task<GetReply> Get(GetRequest request, ServerCallContext context)
     {
-        if (request.Id == 0)
-        {
-            throw new RpcException(new Status(StatusCode.InvalidArgument, "id must not be 0"));
-        }
+        var pending = GetAsync(request.Id, CartCall.Of(context));
+        return pending.IsCompletedSuccessfully
+            ? Task.FromResult(new GetReply { Grain = pending.Result.ReplyFor(context) })
+            : Awaited(pending, context);
 
-        return NodeTracing.IsOn ? GetTraced(request, context) : GetUntraced(request, context);
+        static async Task<GetReply> Awaited(ValueTask<CartAnswer<Any>> pending, ServerCallContext context) =>
+            new() { Grain = (await pending.ConfigureAwait(false)).ReplyFor(context) };
     }
 
-    private Task<GetReply> GetUntraced(GetRequest request, ServerCallContext context)
+    /// <summary>
+    /// The one Apply path, whichever endpoint received the call: the local cart on a node-local store at once,
+    /// everything else through the routing loop. Refusals made here are answers, not exceptions.
+    /// </summary>
+    internal ValueTask<CartAnswer<ApplyResult>> ApplyAsync(ApplyRequest request, CartCall call, string? key)
     {
-        RequireMember();
+        if (request.Id == 0)
+        {
+            return new(CartAnswer<ApplyResult>.Refused(IdZero));
+        }
+
+        if (request.Messages.Count == 0)
+        {
+            return new(CartAnswer<ApplyResult>.Refused(NoMessages));
+        }
+
+        return NodeTracing.IsOn ? ApplyTraced(request, call, key) : ApplyUntraced(request, call, key);
+    }
+
+    private ValueTask<CartAnswer<ApplyResult>> ApplyUntraced(ApplyRequest request, CartCall call, string? key)
+    {
+        if (!IsMember(out var refusal))
+        {
+            return new(CartAnswer<ApplyResult>.Refused(refusal));
+        }
+
         var lookup = _view.Map.Lookup(request.Id);
+        if (lookup.Kind == OwnerKind.Local && !_sharedStore && !_membership.IsViewStale())
+        {
+            NodeTracing.Routed(lookup);
+            return ApplyLocal(request, key);
+        }
+
+        return ApplyRoutedAsync(request, call, key);
+    }
+
+    /// <summary>The one Get path, whichever endpoint received the call; the answer is the packed state (an Any).</summary>
+    internal ValueTask<CartAnswer<Any>> GetAsync(ulong cartId, CartCall call)
+    {
+        if (cartId == 0)
+        {
+            return new(CartAnswer<Any>.Refused(IdZero));
+        }
+
+        return NodeTracing.IsOn ? GetTraced(cartId, call) : GetUntraced(cartId, call);
+    }
+
+    private ValueTask<CartAnswer<Any>> GetUntraced(ulong cartId, CartCall call)
+    {
+        if (!IsMember(out var refusal))
+        {
+            return new(CartAnswer<Any>.Refused(refusal));
+        }
+
+        var lookup = _view.Map.Lookup(cartId);
         if (lookup.Kind == OwnerKind.Local && !_membership.IsViewStale())
         {
             NodeTracing.Routed(lookup);
-            return GetLocal(request.Id, context);
+            return GetLocal(cartId);
         }
 
-        return GetRoutedAsync(request, context);
+        return GetRoutedAsync(cartId, call);
     }
 
     public override Task<PingReply> Ping(Empty request, ServerCallContext context)
@@ -204,55 +243,42 @@ internal sealed partial class ControlPlaneService : ControlPlane.ControlPlane.Co
     private static readonly Status LeftStatus = new(StatusCode.Unavailable, "this node has left the ring for shutdown");
 
     /// <summary>A node still joining has a partial ring: answering for a cart then could start a second history.</summary>
-    private void RequireMember()
+    private bool IsMember(out Status refusal)
     {
         if (!_membership.IsJoined && !_membership.IsLeaving)
         {
-            throw new RpcException(Joining);
+            refusal = Joining;
+            return false;
         }
 
         _readiness.NoteRequest();
+        refusal = Status.DefaultSuccess;
+        return true;
     }
 
     // ---- Local path ----
 
-    private Task<ApplyResult> ApplyLocal(ApplyRequest request, ServerCallContext context, string? key)
+    private ValueTask<CartAnswer<ApplyResult>> ApplyLocal(ApplyRequest request, string? key)
     {
         var pending = _runtime.ApplyAsync(request.Id, request.Messages, key);
-        return pending.IsCompletedSuccessfully
-            ? Task.FromResult(Reply(pending.Result, context))
-            : ApplyAwaited(pending, context);
+        return pending.IsCompletedSuccessfully ? new(Served(pending.Result)) : ApplyAwaited(pending);
     }
 
-    private Task<GetReply> GetLocal(ulong cartId, ServerCallContext context)
+    private ValueTask<CartAnswer<Any>> GetLocal(ulong cartId)
     {
         var pending = _runtime.GetAsync(cartId);
-        return pending.IsCompletedSuccessfully
-            ? Task.FromResult(Reply(pending.Result, context))
-            : GetAwaited(pending, context);
+        return pending.IsCompletedSuccessfully ? new(Served(pending.Result)) : GetAwaited(pending);
     }
 
-    private static async Task<GetReply> GetAwaited(ValueTask<CartStateLease> pending, ServerCallContext context) =>
-        Reply(await pending.ConfigureAwait(false), context);
+    private static async ValueTask<CartAnswer<Any>> GetAwaited(ValueTask<CartStateLease> pending) =>
+        Served(await pending.ConfigureAwait(false));
 
-    private static GetReply Reply(CartStateLease lease, ServerCallContext context)
-    {
-        context.GetHttpContext().Response.RegisterForDispose(lease.AsDisposable()!);
-        return new GetReply { Grain = lease.State };
-    }
+    private static CartAnswer<Any> Served(CartStateLease lease) => CartAnswer<Any>.Served(lease.State, lease.AsDisposable());
 
-    private static async Task<ApplyResult> ApplyAwaited(ValueTask<ApplyOutcome> pending, ServerCallContext context) =>
-        Reply(await pending.ConfigureAwait(false), context);
+    private static async ValueTask<CartAnswer<ApplyResult>> ApplyAwaited(ValueTask<ApplyOutcome> pending) =>
+        Served(await pending.ConfigureAwait(false));
 
-    private static ApplyResult Reply(ApplyOutcome outcome, ServerCallContext context)
-    {
-        if (outcome.AsDisposable() is { } release)
-        {
-            context.GetHttpContext().Response.RegisterForDispose(release);
-        }
-
-        return outcome.Result;
-    }
+    private static CartAnswer<ApplyResult> Served(ApplyOutcome outcome) => CartAnswer<ApplyResult>.Served(outcome.Result, outcome.AsDisposable());
 
     /// <summary>The work an announcement can start is bounded: a larger one is refused before any of it is done.</summary>
     private void RequireAnnouncementSize(int ids)

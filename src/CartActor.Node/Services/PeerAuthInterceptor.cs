@@ -1,4 +1,3 @@
-using System.Collections.Frozen;
 using CartActor.ControlPlane;
 using CartActor.Node.Forwarding;
 using CartActor.Node.Hosting;
@@ -25,40 +24,24 @@ namespace CartActor.Node.Services;
 /// has seeds).
 /// </summary>
 internal sealed class PeerAuthInterceptor(
-    PeerCredentials credentials,
-    NodeTlsHolder tls,
+    PeerAuthorization authorization,
     PeerClients peers,
     ClusterView view,
     ClusterMembership membership,
     IOptions<ClusterOptions> clusterOptions) : Interceptor
 {
-    private const string Service = "/control_plane_messages.ControlPlane/";
-
-    private static readonly FrozenSet<string> PeerOnly = new[] { "Negotiate", "AnnounceOwnership", "AnnounceExpiry", "Closing", "GetLocalActorIds" }
-        .Select(m => Service + m)
-        .ToFrozenSet(StringComparer.Ordinal);
-
-    private static readonly Status WrongKey = new(StatusCode.PermissionDenied, $"the cluster key presented in {PeerCredentials.KeyHeader} is not this cluster's");
-
     private readonly TimeSpan _pingTimeout = clusterOptions.Value.PingTimeout;
 
-    // A client certificate on the connection was issued by the cluster CA (NodeTls refuses others at the handshake).
-    private readonly bool _certificateIsProof = tls.Tls?.VerifiesPeers == true;
-
-    private bool Enforced => credentials.IsConfigured || _certificateIsProof;
-
-    private string Proof => _certificateIsProof
-        ? $"the cluster key in {PeerCredentials.KeyHeader} or a client certificate from the cluster CA"
-        : $"the cluster key in {PeerCredentials.KeyHeader}";
+    private bool Enforced => authorization.Enforced;
 
     public override Task<TResponse> UnaryServerHandler<TRequest, TResponse>(
         TRequest request,
         ServerCallContext context,
         UnaryServerMethod<TRequest, TResponse> continuation)
     {
-        if (Enforced)
+        if (!authorization.Allows(context.GetHttpContext(), context.Method, out var refusal))
         {
-            Authenticate(context);
+            throw new RpcException(refusal);
         }
 
         return request is ClosingNotice notice
@@ -111,36 +94,4 @@ internal sealed class PeerAuthInterceptor(
     }
 
     private static string Truncate(string value) => value.Length <= 64 ? value : value[..64] + "...";
-
-    private void Authenticate(ServerCallContext context)
-    {
-        var http = context.GetHttpContext().Request;
-        switch (credentials.Check(http))
-        {
-            case PeerProof.Valid:
-                return;
-            case PeerProof.Invalid:
-                throw new RpcException(WrongKey);
-        }
-
-        if (_certificateIsProof && context.GetHttpContext().Connection.ClientCertificate is not null)
-        {
-            return;
-        }
-
-        if (PeerOnly.Contains(context.Method))
-        {
-            throw new RpcException(new Status(StatusCode.Unauthenticated,
-                $"{context.Method[Service.Length..]} is a peer-only call: it needs {Proof}"));
-        }
-
-        foreach (var mark in ForwardingHeaders.InternalMarks)
-        {
-            if (http.Headers.ContainsKey(mark))
-            {
-                throw new RpcException(new Status(StatusCode.Unauthenticated,
-                    $"{mark} is a mark only an authenticated peer may add: it needs {Proof}"));
-            }
-        }
-    }
 }

@@ -7,8 +7,9 @@ using Microsoft.Extensions.Logging;
 namespace CartActor.Node.Services;
 
 /// <summary>
-/// The one place where failures become gRPC statuses, and where every call is counted (unary calls also timed), for every
-/// kind of call the node serves: unary (Apply, Get, the storefront's RPCs), server streaming (WatchCart, the
+/// Where failures become gRPC statuses (by <see cref="CallStatus"/>, which the minimal endpoint shares for Apply
+/// and Get), and where every call is counted (unary calls also timed), for every kind of call Grpc.AspNetCore
+/// serves: unary (Apply, Get, the storefront's RPCs), server streaming (WatchCart, the
 /// health Watch) and the streaming kinds reflection uses. Runtime refusals map to INVALID_ARGUMENT /
 /// RESOURCE_EXHAUSTED / UNAVAILABLE / ABORTED / DATA_LOSS; anything unexpected becomes INTERNAL with a fixed
 /// message (no stack trace leaves the node) and is logged once here. Without this, an exception that leaves a
@@ -16,12 +17,8 @@ namespace CartActor.Node.Services;
 /// </summary>
 internal sealed class StatusInterceptor(NodeMetrics metrics, FailedRequestLog failures, ILogger<StatusInterceptor> logger) : Interceptor
 {
-    private static readonly Status Internal = new(StatusCode.Internal, "internal error; the failure was logged on the node");
-
     /// <summary>Marks an ABORTED that is the client's expected_version, not a lost race: an entry node must not retry it.</summary>
     public const string VersionMismatchTrailer = "x-cart-version-mismatch";
-
-    private static readonly Metadata VersionMismatchTrailers = new() { { VersionMismatchTrailer, "1" } };
 
     public override async Task<TResponse> UnaryServerHandler<TRequest, TResponse>(
         TRequest request,
@@ -143,27 +140,17 @@ internal sealed class StatusInterceptor(NodeMetrics metrics, FailedRequestLog fa
                 outcome = new Outcome(rpc.StatusCode, rpc.Status.Detail);
                 return rpc;
             case CartRuntimeException runtime:
-                var status = runtime.Error switch
-                {
-                    CartRequestError.Overloaded => StatusCode.ResourceExhausted,
-                    CartRequestError.StoreUnavailable => StatusCode.Unavailable,
-                    CartRequestError.Conflict => StatusCode.Aborted,
-                    CartRequestError.Corrupt => StatusCode.DataLoss,
-                    CartRequestError.VersionMismatch => StatusCode.Aborted,
-                    _ => StatusCode.InvalidArgument,
-                };
-                outcome = new Outcome(status, runtime.Message);
-                return runtime.Error == CartRequestError.VersionMismatch
-                    ? new RpcException(new Status(status, runtime.Message), VersionMismatchTrailers)
-                    : new RpcException(new Status(status, runtime.Message));
+                var (status, trailers) = CallStatus.Of(runtime);
+                outcome = new Outcome(status.StatusCode, runtime.Message);
+                return new RpcException(status, trailers ?? Metadata.Empty);
             case OperationCanceledException when context.CancellationToken.IsCancellationRequested:
             case Exception when streaming && context.CancellationToken.IsCancellationRequested:
-                outcome = new Outcome(StatusCode.Cancelled, "cancelled by the client or its deadline");
-                return new RpcException(new Status(StatusCode.Cancelled, "the call was cancelled by the client or its deadline"));
+                outcome = new Outcome(StatusCode.Cancelled, CallStatus.CancelledDetail);
+                return new RpcException(CallStatus.Cancelled);
             default:
                 outcome = new Outcome(StatusCode.Internal, ex.GetType().Name);
                 NodeLog.UnexpectedFailure(logger, context.Method, ex);
-                return new RpcException(Internal);
+                return new RpcException(CallStatus.Internal);
         }
     }
 

@@ -37,9 +37,12 @@ internal static class StrictRequestMarshaller
     public static Method<TRequest, TResponse> Wrap<TRequest, TResponse>(Method<TRequest, TResponse> method) =>
         new(method.Type, method.ServiceName, method.Name, Wrap(method.RequestMarshaller), method.ResponseMarshaller);
 
-    private static RpcException Refused(string prefix, Exception ex) =>
+    private static RpcException Refused(string prefix, Exception ex) => new(Refusal(prefix, ex));
+
+    /// <summary>The status a request that does not parse is refused with (the minimal endpoint uses it too).</summary>
+    public static Status Refusal(string prefix, Exception ex) =>
         // The exception's message only: protobuf's are fixed texts; a stack trace never leaves the node.
-        new(new Status(StatusCode.InvalidArgument, prefix + Bounded(ex.Message)));
+        new(StatusCode.InvalidArgument, prefix + Bounded(ex.Message));
 
     private static string Bounded(string message) => message.Length <= 256 ? message : message[..256] + "...";
 }

@@ -1,0 +1,79 @@
+using System.Buffers.Binary;
+using System.IO.Pipelines;
+using Google.Protobuf;
+using Grpc.Core;
+using Microsoft.AspNetCore.Http.Features;
+using Any = Google.Protobuf.WellKnownTypes.Any;
+
+namespace CartActor.Node.Services.Minimal;
+
+/// <summary>
+/// Writes a unary gRPC response onto Kestrel's response directly, byte for byte as Grpc.AspNetCore writes it: its
+/// headers, the length-prefixed reply frame, and the status as trailers (or, with no reply, in the headers of a
+/// trailers-only response).
+/// </summary>
+internal static class GrpcResponse
+{
+    /// <summary>The response header Grpc.AspNetCore sends with every call: the gRPC content type (no grpc-encoding for identity).</summary>
+    public static void Prepare(HttpResponse response) => response.ContentType = GrpcWire.ContentType;
+
+    /// <summary>
+    /// The status as trailers after a reply, or in the response headers of a trailers-only response (no reply
+    /// written), with any trailers the refusal carries first, as Grpc.AspNetCore writes them.
+    /// </summary>
+    public static void WriteStatus(HttpContext http, Status status, Metadata? trailers)
+    {
+        var response = http.Response;
+        var destination = response.HasStarted ? http.Features.GetRequiredFeature<IHttpResponseTrailersFeature>().Trailers : response.Headers;
+        if (trailers is not null)
+        {
+            foreach (var entry in trailers)
+            {
+                destination.Append(entry.Key, entry.IsBinary ? Convert.ToBase64String(entry.ValueBytes) : entry.Value);
+            }
+        }
+
+        var code = (int)status.StatusCode;
+        destination[GrpcWire.StatusTrailer] = code == 0 ? GrpcWire.Ok : (uint)code < (uint)GrpcWire.StatusText.Length ? GrpcWire.StatusText[code] : code.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        destination[GrpcWire.MessageTrailer] = string.IsNullOrEmpty(status.Detail) ? default : GrpcWire.PercentEncode(status.Detail);
+    }
+
+    public static void WriteMessage(System.IO.Pipelines.PipeWriter writer, IMessage message)
+    {
+        var size = message.CalculateSize();
+        var header = writer.GetSpan(GrpcWire.HeaderSize);
+        header[0] = 0;
+        BinaryPrimitives.WriteUInt32BigEndian(header[1..], (uint)size);
+        writer.Advance(GrpcWire.HeaderSize);
+        message.WriteTo(writer);
+    }
+
+    /// <summary>GetReply { grain = state } written field by field: the packed state is copied once and no GetReply is built.</summary>
+    public static void WriteGetReply(System.IO.Pipelines.PipeWriter writer, Any? state)
+    {
+        var stateSize = state?.CalculateSize() ?? 0;
+        var size = state is null ? 0 : 1 + CodedOutputStream.ComputeLengthSize(stateSize) + stateSize;
+        var header = writer.GetSpan(GrpcWire.HeaderSize + 6);
+        header[0] = 0;
+        BinaryPrimitives.WriteUInt32BigEndian(header[1..], (uint)size);
+        if (state is null)
+        {
+            writer.Advance(GrpcWire.HeaderSize);
+            return;
+        }
+
+        // Field 1, length-delimited (tag 0x0a), then the state's length as a varint.
+        var written = GrpcWire.HeaderSize;
+        header[written++] = 0x0a;
+        var length = (uint)stateSize;
+        while (length >= 0x80)
+        {
+            header[written++] = (byte)(length | 0x80);
+            length >>= 7;
+        }
+
+        header[written++] = (byte)length;
+        writer.Advance(written);
+        state.WriteTo(writer);
+    }
+}
