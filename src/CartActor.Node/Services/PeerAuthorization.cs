@@ -15,6 +15,8 @@ internal sealed class PeerAuthorization
 {
     public const string Service = "/control_plane_messages.ControlPlane/";
 
+    private static readonly string[] PeerOnlyMethods = ["Negotiate", "AnnounceOwnership", "AnnounceExpiry", "Closing", "GetLocalActorIds"];
+
     private static readonly Status WrongKey = new(StatusCode.PermissionDenied, $"the cluster key presented in {PeerCredentials.KeyHeader} is not this cluster's");
 
     private readonly PeerCredentials _credentials;
@@ -31,7 +33,7 @@ internal sealed class PeerAuthorization
         var proof = _certificateIsProof
             ? $"the cluster key in {PeerCredentials.KeyHeader} or a client certificate from the cluster CA"
             : $"the cluster key in {PeerCredentials.KeyHeader}";
-        _peerOnly = new[] { "Negotiate", "AnnounceOwnership", "AnnounceExpiry", "Closing", "GetLocalActorIds" }
+        _peerOnly = PeerOnlyMethods
             .ToFrozenDictionary(m => Service + m, m => new Status(StatusCode.Unauthenticated, $"{m} is a peer-only call: it needs {proof}"), StringComparer.Ordinal);
         _markWithoutProof = ForwardingHeaders.InternalMarks
             .Select(mark => new Status(StatusCode.Unauthenticated, $"{mark} is a mark only an authenticated peer may add: it needs {proof}"))
