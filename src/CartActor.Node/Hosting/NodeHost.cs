@@ -166,8 +166,11 @@ public static class NodeHost
         if (nodeOptions.MinimalEndpoint)
         {
             // Ahead of routing: Apply and Get skip endpoint matching too; every other request goes on unchanged.
-            var minimal = app.Services.GetRequiredService<MinimalControlPlaneEndpoint>();
-            app.Use(next => context => minimal.InvokeAsync(context, next));
+            // Resolved at the first request, not here: its services (the runtime, the metrics) must be created after
+            // the metrics exporter has started, or the zeros they record at creation are lost.
+            MinimalControlPlaneEndpoint? minimal = null;
+            var services = app.Services;
+            app.Use(next => context => (minimal ??= services.GetRequiredService<MinimalControlPlaneEndpoint>()).InvokeAsync(context, next));
         }
 
         app.UseRouting();

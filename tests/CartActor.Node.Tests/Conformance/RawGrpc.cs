@@ -63,9 +63,9 @@ internal static class RawGrpc
         }
         catch (HttpRequestException ex) when (ex.InnerException is HttpProtocolException)
         {
-            // The server answered, then reset the stream (as at a deadline) before the client had read the end:
-            // what it answered in the headers is what the caller sees.
-            return Describe(response, null);
+            // The server answered, then reset the stream (as at a deadline). A trailers-only answer (the status in the
+            // headers) has no body, whether or not the reset overtook the end of the stream: written down as empty.
+            return Describe(response, response.Headers.Contains("grpc-status") ? [] : null);
         }
     }
 
