@@ -24,8 +24,11 @@ public sealed class ConformancePair : IAsyncLifetime
         Stock = await StartAsync(minimal: false);
     }
 
-    private static Task<RunningNode> StartAsync(bool minimal) => RunningNode.StartAsync(
-        ["--store", "memory", "--cluster-key", ClusterKey, "--Node:MaxMessageSize", MaxMessageSize.ToString(System.Globalization.CultureInfo.InvariantCulture),
+    private static Task<RunningNode> StartAsync(bool minimal) => StartNodeAsync(minimal, ["--store", "memory"]);
+
+    /// <summary>A node of either kind, with the pair's key, message limit and clock.</summary>
+    internal static Task<RunningNode> StartNodeAsync(bool minimal, string[] args) => RunningNode.StartAsync(
+        [.. args, "--cluster-key", ClusterKey, "--Node:MaxMessageSize", MaxMessageSize.ToString(System.Globalization.CultureInfo.InvariantCulture),
          "--minimal-endpoint", minimal ? "true" : "false"],
         builder => builder.Services.AddSingleton<TimeProvider>(new StillWallClock()));
 
@@ -36,7 +39,7 @@ public sealed class ConformancePair : IAsyncLifetime
     }
 
     /// <summary>The system clock with a fixed wall time: timers and timestamps are real.</summary>
-    private sealed class StillWallClock : TimeProvider
+    internal sealed class StillWallClock : TimeProvider
     {
         private static readonly DateTimeOffset Now = new(2026, 11, 30, 12, 0, 0, TimeSpan.Zero);
 
