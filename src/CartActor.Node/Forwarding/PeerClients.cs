@@ -11,7 +11,7 @@ namespace CartActor.Node.Forwarding;
 /// (<see cref="PeerCredentialsHandler"/>) when one is configured; with TLS on, peers are dialled over https
 /// and this node presents its certificate (<see cref="NodeTls.ForPeers"/>).
 /// </summary>
-public sealed class PeerClients(PeerCredentials? credentials = null, NodeIdentity? identity = null, NodeTls? tls = null) : IDisposable
+internal sealed class PeerClients(PeerCredentials? credentials = null, NodeIdentity? identity = null, NodeTls? tls = null) : IDisposable
 {
     private readonly ConcurrentDictionary<string, Peer> _peers = new(StringComparer.OrdinalIgnoreCase);
     private readonly PeerCredentials _credentials = credentials ?? PeerCredentials.None;

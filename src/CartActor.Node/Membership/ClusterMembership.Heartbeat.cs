@@ -5,7 +5,7 @@ using Grpc.Core;
 namespace CartActor.Node.Membership;
 
 /// <summary>The heartbeat: the loop that ticks every ping interval (or when kicked), one tick's steps, joining and leaving.</summary>
-public sealed partial class ClusterMembership
+internal sealed partial class ClusterMembership
 {
     /// <summary>True once the first view has converged; until then Ping answers UNAVAILABLE so nobody hands carts to a half-joined node.</summary>
     public bool IsJoined => _joined && !_leaving;

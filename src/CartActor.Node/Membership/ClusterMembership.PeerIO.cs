@@ -10,7 +10,7 @@ using Grpc.Core;
 namespace CartActor.Node.Membership;
 
 /// <summary>Ping, Negotiate and seed resolution: the I/O of a tick, to peers and to DNS.</summary>
-public sealed partial class ClusterMembership
+internal sealed partial class ClusterMembership
 {
     private async Task<string?> PingAsync(string host, CancellationToken cancellationToken)
     {

@@ -4,7 +4,7 @@ using CartActor.Ownership;
 namespace CartActor.Node.Membership;
 
 /// <summary>Self-confirmation: whether every peer counts this node, so that it serves its own carts.</summary>
-public sealed partial class ClusterMembership
+internal sealed partial class ClusterMembership
 {
     /// <summary>True once every peer counts this node as a member: only then does it serve its own carts.</summary>
     public bool IsConfirmed => _selfConfirmed;

@@ -4,7 +4,7 @@ using CartActor.Ownership;
 namespace CartActor.Node.Membership;
 
 /// <summary>Freshness of this node's view: stale-view recovery after a pause, refresh on a peer's refusal, and dropping carts a new ring no longer gives this node.</summary>
-public sealed partial class ClusterMembership
+internal sealed partial class ClusterMembership
 {
     /// <summary>A peer answered a request sent at <paramref name="sentAt"/>: the view is current until then plus the stale time (never moved back).</summary>
     private void RenewFreshness(long sentAt)

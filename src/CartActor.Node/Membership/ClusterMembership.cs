@@ -24,7 +24,7 @@ namespace CartActor.Node.Membership;
 /// StaleView (freshness, stale-view recovery, refresh, dropping carts a new ring moves away).
 /// </para>
 /// </summary>
-public sealed partial class ClusterMembership : BackgroundService, IHostedLifecycleService
+internal sealed partial class ClusterMembership : BackgroundService, IHostedLifecycleService
 {
     private readonly ClusterView _view;
     private readonly PeerClients _clients;

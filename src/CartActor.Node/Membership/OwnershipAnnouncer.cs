@@ -18,7 +18,7 @@ namespace CartActor.Node.Membership;
 /// its queue while nothing happens and batches at 100 ms, a tenth of the heartbeat's 1 s pace, so peers learn
 /// of a cart's new home within a batch rather than within a beat.
 /// </summary>
-public sealed class OwnershipAnnouncer : BackgroundService, ICartLifecycleObserver
+internal sealed class OwnershipAnnouncer : BackgroundService, ICartLifecycleObserver
 {
     private readonly Channel<(ulong Id, bool Active)> _pending;
     private readonly ClusterView _view;

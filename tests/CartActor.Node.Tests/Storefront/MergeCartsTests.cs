@@ -13,12 +13,14 @@ namespace CartActor.Node.Tests.Storefront;
 public sealed class MergeCartsTests
 {
     [Theory]
-    [InlineData(MergeStrategy.MergeLines, new[] { "sku-shared:999", "sku-target:1", "sku-guest:2" })]
-    [InlineData(MergeStrategy.Unspecified, new[] { "sku-shared:999", "sku-target:1", "sku-guest:2" })]
-    [InlineData(MergeStrategy.KeepTarget, new[] { "sku-shared:995", "sku-target:1" })]
-    [InlineData(MergeStrategy.ReplaceWithSource, new[] { "sku-shared:7", "sku-guest:2" })]
-    public async Task EachStrategy_ShapesTheTarget_AndClosesTheSource(MergeStrategy strategy, string[] expected)
+    [InlineData((int)MergeStrategy.MergeLines, new[] { "sku-shared:999", "sku-target:1", "sku-guest:2" })]
+    [InlineData((int)MergeStrategy.Unspecified, new[] { "sku-shared:999", "sku-target:1", "sku-guest:2" })]
+    [InlineData((int)MergeStrategy.KeepTarget, new[] { "sku-shared:995", "sku-target:1" })]
+    [InlineData((int)MergeStrategy.ReplaceWithSource, new[] { "sku-shared:7", "sku-guest:2" })]
+    public async Task EachStrategy_ShapesTheTarget_AndClosesTheSource(int strategyValue, string[] expected)
     {
+        // As a number: the node's generated contract types are internal (storefronts use CartActor.Client's).
+        var strategy = (MergeStrategy)strategyValue;
         await using var node = await RunningNode.StartAsync();
         var client = new CartService.CartServiceClient(node.Channel);
         var (target, source) = await TwoCartsAsync(client);
