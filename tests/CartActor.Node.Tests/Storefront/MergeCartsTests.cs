@@ -47,11 +47,12 @@ public sealed class MergeCartsTests
     /// source's deliveries (naming the copied lines), vouchers and attributes.
     /// </summary>
     [Theory]
-    [InlineData(MergeStrategy.MergeLines)]
-    [InlineData(MergeStrategy.KeepTarget)]
-    [InlineData(MergeStrategy.ReplaceWithSource)]
-    public async Task EachStrategy_DecidesTheAttributesDeliveriesAndVouchers(MergeStrategy strategy)
+    [InlineData((int)MergeStrategy.MergeLines)]
+    [InlineData((int)MergeStrategy.KeepTarget)]
+    [InlineData((int)MergeStrategy.ReplaceWithSource)]
+    public async Task EachStrategy_DecidesTheAttributesDeliveriesAndVouchers(int strategyValue)
     {
+        var strategy = (MergeStrategy)strategyValue;
         await using var node = await RunningNode.StartAsync();
         var client = new CartService.CartServiceClient(node.Channel);
         var (target, source) = await TwoCartsAsync(client);
