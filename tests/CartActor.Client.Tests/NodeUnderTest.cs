@@ -120,7 +120,7 @@ internal sealed class NodeUnderTest : IAsyncDisposable
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         foreach (var argument in (string[])
                  [
-                     NodeDll(),
+                     NodeBinary.DllPath(),
                      "--port", GrpcPort.ToString(CultureInfo.InvariantCulture),
                      "--http-port", HttpPort.ToString(CultureInfo.InvariantCulture),
                      "--host", "127.0.0.1",
@@ -171,24 +171,5 @@ internal sealed class NodeUnderTest : IAsyncDisposable
         }
 
         throw new InvalidOperationException("no free loopback port in 20000-32000");
-    }
-
-    /// <summary>The node built with the same configuration as these tests (the project reference builds it first).</summary>
-    private static string NodeDll()
-    {
-        var dir = new DirectoryInfo(AppContext.BaseDirectory);
-        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "CartActor.Fast.sln")))
-        {
-            dir = dir.Parent;
-        }
-
-        if (dir is null)
-        {
-            throw new InvalidOperationException("CartActor.Fast.sln not found above " + AppContext.BaseDirectory);
-        }
-
-        var configuration = AppContext.BaseDirectory.Contains($"{Path.DirectorySeparatorChar}Release{Path.DirectorySeparatorChar}") ? "Release" : "Debug";
-        var dll = Path.Combine(dir.FullName, "src", "CartActor.Node", "bin", configuration, "net10.0", "CartActor.Node.dll");
-        return File.Exists(dll) ? dll : throw new FileNotFoundException("build the node first", dll);
     }
 }
