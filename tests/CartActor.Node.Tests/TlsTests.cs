@@ -171,6 +171,17 @@ public sealed class TlsTests : IDisposable
         Assert.Contains(expected, ex.Message, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task TheBuiltNodeRefusesAKeyWithoutACertificateInOneLineNamingTheFlag()
+    {
+        var leaf = _cluster.Issue("node");
+
+        var (exitCode, _, stderr) = await NodeCommand.RunAsync("--port", "0", "--http-port", "0", "--store", "memory", "--tls-key", leaf.KeyFile);
+
+        Assert.Equal(2, exitCode);
+        Assert.Equal("cartactor: invalid configuration: Node:TlsKey (--tls-key) is set without Node:TlsCert (--tls-cert)", stderr.Trim());
+    }
+
     private ControlPlaneClient Https(RunningNode node, TestCertificates trust, System.Security.Cryptography.X509Certificates.X509Certificate2? clientCertificate = null)
     {
         var channel = GrpcChannel.ForAddress($"https://127.0.0.1:{node.GrpcPort}", new GrpcChannelOptions

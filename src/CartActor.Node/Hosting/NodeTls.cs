@@ -93,7 +93,7 @@ public sealed class NodeTls
         // Allow, not require: clients without a certificate keep Apply and Get; a certificate that is presented
         // must come from the CA, or the handshake fails.
         https.ClientCertificateMode = ClientCertificateMode.AllowCertificate;
-        https.ClientCertificateValidation = (certificate, _, _) => IsIssuedByClientCa(certificate, ClientAuth);
+        https.ClientCertificateValidation = (certificate, presented, _) => IsIssuedByClientCa(certificate, presented, ClientAuth);
     }
 
     /// <summary>TLS settings for a peer channel: this node's certificate as the client certificate, and the peer's server certificate checked against the client CA when one is set.</summary>
@@ -103,11 +103,11 @@ public sealed class NodeTls
         EnabledSslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13,
         RemoteCertificateValidationCallback = _clientCa is null
             ? null
-            : (_, certificate, _, errors) =>
+            : (_, certificate, presented, errors) =>
                 // The host name must match; the chain may end in the cluster CA instead of a system root.
                 (errors & ~SslPolicyErrors.RemoteCertificateChainErrors) == SslPolicyErrors.None
                 && certificate is not null
-                && IsIssuedByClientCa(X509CertificateLoader.LoadCertificate(certificate.GetRawCertData()), ServerAuth),
+                && IsIssuedByClientCa(certificate as X509Certificate2 ?? X509CertificateLoader.LoadCertificate(certificate.GetRawCertData()), presented, ServerAuth),
     };
 
     /// <summary>TLS settings for the node's calls to itself (the dashboard's cart inspector): only this node's own certificate is trusted.</summary>
@@ -118,11 +118,23 @@ public sealed class NodeTls
             certificate is not null && certificate.GetRawCertData().AsSpan().SequenceEqual(Certificate.RawData),
     };
 
-    private bool IsIssuedByClientCa(X509Certificate2 certificate, Oid usage)
+    /// <summary>
+    /// True when <paramref name="certificate"/> chains to the client CA (through intermediates the other side
+    /// <paramref name="presented"/>, if any) and allows <paramref name="usage"/>.
+    /// </summary>
+    private bool IsIssuedByClientCa(X509Certificate2 certificate, X509Chain? presented, Oid usage)
     {
         using var chain = new X509Chain();
         chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
         chain.ChainPolicy.CustomTrustStore.AddRange(_clientCa!);
+        if (presented is not null)
+        {
+            foreach (var element in presented.ChainElements)
+            {
+                chain.ChainPolicy.ExtraStore.Add(element.Certificate);
+            }
+        }
+
         chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
         chain.ChainPolicy.ApplicationPolicy.Add(usage);
         return chain.Build(certificate);
