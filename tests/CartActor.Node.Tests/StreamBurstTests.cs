@@ -18,13 +18,23 @@ public sealed class StreamBurstTests(ITestOutputHelper output)
 {
     private const string ApplyPath = "/control_plane_messages.ControlPlane/Apply";
 
-    /// <summary>The burst on the default limit, and a burst of exactly twice a lower limit (the bound README gives).</summary>
+    /// <summary>
+    /// The burst on the default limit, through the minimal endpoint (the default) and through the gRPC
+    /// service, and a burst of exactly twice a lower limit (the bound README gives).
+    /// </summary>
     [Theory]
-    [InlineData(0, 800)]
-    [InlineData(100, 200)]
-    public async Task EveryStreamOfABurstOnAFreshConnectionIsAnsweredOrRefusedAndRefusedOnesChangedNothing(int maxStreamsPerConnection, int streams)
+    [InlineData(0, 800, true)]
+    [InlineData(0, 800, false)]
+    [InlineData(100, 200, true)]
+    public async Task EveryStreamOfABurstOnAFreshConnectionIsAnsweredOrRefusedAndRefusedOnesChangedNothing(int maxStreamsPerConnection, int streams, bool minimalEndpoint)
     {
-        await using var node = await RunningNode.StartAsync(maxStreamsPerConnection > 0 ? ["--Node:MaxStreamsPerConnection", maxStreamsPerConnection.ToString(System.Globalization.CultureInfo.InvariantCulture)] : []);
+        string[] args = ["--minimal-endpoint", minimalEndpoint ? "true" : "false"];
+        if (maxStreamsPerConnection > 0)
+        {
+            args = [.. args, "--Node:MaxStreamsPerConnection", maxStreamsPerConnection.ToString(System.Globalization.CultureInfo.InvariantCulture)];
+        }
+
+        await using var node = await RunningNode.StartAsync(args);
         var ids = Enumerable.Range(0, streams).Select(_ => Carts.NewId()).ToArray();
         var messages = ids.Select(id => Carts.Apply(id, Carts.Item("sku-burst")).ToByteArray()).ToArray();
 
