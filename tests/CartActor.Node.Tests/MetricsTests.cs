@@ -1,3 +1,4 @@
+using CartActor.Tests.Shared;
 using System.Globalization;
 using CartActor.Cart.Messages;
 using CartActor.ControlPlane;
@@ -56,6 +57,28 @@ public sealed class MetricsTests
         Assert.Equal("gauge", types["cartactor_active_carts"]);
         Assert.All(types.Where(t => t.Value == "counter"), t => Assert.EndsWith("_total", t.Key, StringComparison.Ordinal));
         Assert.All(types.Where(t => t.Value == "histogram"), t => Assert.Matches("_(seconds|bytes|carts)$", t.Key));
+    }
+
+    [Fact]
+    public async Task StorefrontCallsAreLabelledByTheirOwnRpc_OverGrpcAndJson()
+    {
+        await using var node = await RunningNode.StartAsync();
+        var typed = new CartActor.Cart.V1.CartService.CartServiceClient(node.Channel);
+        var cart = Carts.NewId();
+        var before = await node.ScrapeAsync();
+
+        await typed.AddItemAsync(new CartActor.Cart.V1.AddItemRequest { CartId = cart, Item = Carts.Item("sku-a") }).WithTimeout();
+        await typed.GetCartAsync(new CartActor.Cart.V1.GetCartRequest { CartId = cart }).WithTimeout();
+        using (var json = await node.Http.GetAsync($"/v1/carts/{cart}").WithTimeout())
+        {
+            Assert.Equal(System.Net.HttpStatusCode.OK, json.StatusCode);
+        }
+
+        var after = await node.ScrapeAsync();
+        double Delta(string series) => after.GetValueOrDefault(series) - before.GetValueOrDefault(series);
+        Assert.Equal(1, Delta("cartactor_requests_total{rpc=\"AddItem\",status=\"OK\"}"));
+        Assert.Equal(2, Delta("cartactor_requests_total{rpc=\"GetCart\",status=\"OK\"}"));
+        Assert.Equal(0, Delta("cartactor_requests_total{rpc=\"other\",status=\"OK\"}"));
     }
 
     [Fact]

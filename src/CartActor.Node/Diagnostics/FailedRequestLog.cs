@@ -1,4 +1,3 @@
-using System.Collections.Frozen;
 using Grpc.Core;
 using Microsoft.Extensions.Logging;
 
@@ -20,8 +19,6 @@ internal sealed class FailedRequestLog
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
     private readonly long _intervalTicks;
-    private readonly FrozenDictionary<string, int> _rpcIndex;
-    private readonly string[] _rpcNames;
     private readonly Slot[] _slots;
 
     public FailedRequestLog(ILogger<FailedRequestLog> logger, TimeProvider time)
@@ -29,11 +26,7 @@ internal sealed class FailedRequestLog
         _logger = logger;
         _time = time;
         _intervalTicks = (long)(Interval.TotalSeconds * time.TimestampFrequency);
-        var methods = ControlPlane.ControlPlane.Descriptor.Methods;
-        _rpcNames = [.. methods.Select(m => m.Name), "other"];
-        _rpcIndex = methods.Select((m, i) => (Path: $"/{ControlPlane.ControlPlane.Descriptor.FullName}/{m.Name}", i))
-            .ToFrozenDictionary(x => x.Path, x => x.i, StringComparer.Ordinal);
-        _slots = new Slot[_rpcNames.Length * StatusCount];
+        _slots = new Slot[RpcCatalog.Names.Length * StatusCount];
         for (var i = 0; i < _slots.Length; i++)
         {
             _slots[i] = new Slot { NextLine = long.MinValue };
@@ -48,7 +41,7 @@ internal sealed class FailedRequestLog
             return;
         }
 
-        var rpc = _rpcIndex.TryGetValue(method, out var index) ? index : _rpcNames.Length - 1;
+        var rpc = RpcCatalog.IndexOf(method);
         var slot = _slots[rpc * StatusCount + (int)status];
         Interlocked.Increment(ref slot.Failed);
         var now = _time.GetTimestamp();
@@ -60,7 +53,7 @@ internal sealed class FailedRequestLog
 
         // This thread owns the line: take the count so far (this call included) and start the next period at zero.
         var count = Interlocked.Exchange(ref slot.Failed, 0);
-        RequestLog.RequestsFailed(_logger, _rpcNames[rpc], status.ToString(), Math.Max(count, 1), Interval, detail ?? string.Empty);
+        RequestLog.RequestsFailed(_logger, RpcCatalog.Names[rpc], status.ToString(), Math.Max(count, 1), Interval, detail ?? string.Empty);
     }
 
     private sealed class Slot

@@ -1,4 +1,3 @@
-using System.Collections.Frozen;
 using System.Diagnostics.Metrics;
 using Grpc.Core;
 
@@ -19,8 +18,6 @@ public sealed class NodeMetrics : IDisposable
     private readonly Histogram<double> _duration;
     private readonly Counter<long> _forwards;
     private readonly Counter<long> _retries;
-    private readonly FrozenDictionary<string, int> _rpcIndex;
-    private readonly int _otherRpc;
 
     // One pre-built (rpc, status) tag pair per class, so that recording a call builds no tag array.
     private readonly KeyValuePair<string, object?>[][] _tags;
@@ -45,11 +42,7 @@ public sealed class NodeMetrics : IDisposable
             _retries.Add(0, new KeyValuePair<string, object?>("reason", reason));
         }
 
-        var methods = ControlPlane.ControlPlane.Descriptor.Methods;
-        string[] rpcNames = [.. methods.Select(m => m.Name), "other"];
-        _otherRpc = rpcNames.Length - 1;
-        _rpcIndex = methods.Select((m, i) => (Path: $"/{ControlPlane.ControlPlane.Descriptor.FullName}/{m.Name}", i))
-            .ToFrozenDictionary(x => x.Path, x => x.i, StringComparer.Ordinal);
+        var rpcNames = RpcCatalog.Names;
         _tags = new KeyValuePair<string, object?>[rpcNames.Length * StatusNames.Length][];
         for (var rpc = 0; rpc < rpcNames.Length; rpc++)
         {
@@ -74,8 +67,8 @@ public sealed class NodeMetrics : IDisposable
     /// </summary>
     public void RecordStream(string method, StatusCode status) => _requests.Add(1, Tags(RpcIndex(method), status));
 
-    /// <summary>The index <see cref="Record(int, StatusCode, TimeSpan)"/> takes for a gRPC path ("other" for one outside ControlPlane).</summary>
-    public int RpcIndex(string method) => _rpcIndex.TryGetValue(method, out var index) ? index : _otherRpc;
+    /// <summary>The index <see cref="Record(int, StatusCode, TimeSpan)"/> takes for a gRPC path (see <see cref="RpcCatalog"/>).</summary>
+    public int RpcIndex(string method) => RpcCatalog.IndexOf(method);
 
     public void Record(string method, StatusCode status, TimeSpan elapsed) => Record(RpcIndex(method), status, elapsed);
 

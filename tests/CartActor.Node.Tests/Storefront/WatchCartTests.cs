@@ -127,7 +127,7 @@ public sealed class WatchCartTests
         Assert.True(store.Loads > 0);
         // Counted by its status; a stream's duration (how long the client watched) is not a latency and is not timed.
         var metrics = await node.GetMetricsAsync().WaitAsync(TestTimeouts.Default);
-        Assert.Contains($"cartactor_requests_total{{rpc=\"other\",status=\"{expected}\"}} 1", metrics, StringComparison.Ordinal);
+        Assert.Contains($"cartactor_requests_total{{rpc=\"WatchCart\",status=\"{expected}\"}} 1", metrics, StringComparison.Ordinal);
         Assert.DoesNotContain($"status=\"{expected}\",le=", metrics, StringComparison.Ordinal);
     }
 
