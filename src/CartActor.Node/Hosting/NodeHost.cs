@@ -29,6 +29,11 @@ public static class NodeHost
     public static WebApplication Build(string[] args, Action<WebApplicationBuilder>? customize = null)
     {
         NodeCommandLine.Check(args);
+        // Options are validated once at start and never reloaded, so the configuration files need no watcher.
+        // The default watcher covers the content root recursively, which under `dotnet run` holds ./data: every
+        // RocksDB WAL write woke it (about 7 % of the node's CPU in a write-through profile, docs/BENCHMARKS.md).
+        // The host reads this key from host configuration, so it must be set before the builder exists.
+        Environment.SetEnvironmentVariable("DOTNET_hostBuilder__reloadConfigOnChange", "false");
         var builder = WebApplication.CreateSlimBuilder(args);
         builder.Configuration.AddCommandLine(args, NodeCommandLine.SwitchMappings.ToDictionary());
         // Start-up failures (a port in use) reach Program.cs, which prints one line; the host's own multi-line
@@ -47,6 +52,10 @@ public static class NodeHost
         });
         // Embedded defaults, whatever directory the node starts in: no per-request lines from ASP.NET or gRPC.
         builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
+        // Hosting's diagnostics logs only per-request lines (Information and Debug), but while its category is
+        // enabled at any level ASP.NET builds a request Activity for every call, traced or not. Our own spans
+        // (NodeTracing) read the traceparent header themselves, so nothing needs that Activity.
+        builder.Logging.AddFilter("Microsoft.AspNetCore.Hosting.Diagnostics", LogLevel.None);
         builder.Logging.AddFilter("Grpc", LogLevel.Warning);
         customize?.Invoke(builder);
 
