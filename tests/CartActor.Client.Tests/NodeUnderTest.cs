@@ -22,8 +22,8 @@ internal sealed class NodeUnderTest : IAsyncDisposable
 
     private NodeUnderTest()
     {
-        GrpcPort = FreePort();
-        HttpPort = FreePort();
+        GrpcPort = LoopbackPorts.Free();
+        HttpPort = LoopbackPorts.Free();
         _process = Launch();
     }
 
@@ -150,26 +150,5 @@ internal sealed class NodeUnderTest : IAsyncDisposable
                 _output.AppendLine(line);
             }
         }
-    }
-
-    /// <summary>A loopback port free now, below the ephemeral range (where port-0 listeners and outgoing connections draw from).</summary>
-    private static int FreePort()
-    {
-        for (var attempt = 0; attempt < 100; attempt++)
-        {
-            var port = Random.Shared.Next(20_000, 32_000);
-            try
-            {
-                using var listener = new TcpListener(IPAddress.Loopback, port);
-                listener.Start();
-                return port;
-            }
-            catch (SocketException)
-            {
-                // Taken: try another.
-            }
-        }
-
-        throw new InvalidOperationException("no free loopback port in 20000-32000");
     }
 }

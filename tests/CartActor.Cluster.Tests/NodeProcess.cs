@@ -86,30 +86,8 @@ public sealed class NodeProcess : IAsyncDisposable
         return new NodeProcess(grpcPort, httpPort, arguments);
     }
 
-    /// <summary>
-    /// A loopback port free right now, below Linux's ephemeral range (32768+): a port handed out by binding port 0
-    /// is in that range, where every outgoing connection and every other test's port-0 listener on this shared
-    /// machine draws from, and was seen taken again before the node bound it (or before a restart rebound it).
-    /// </summary>
-    public static int FreePort()
-    {
-        for (var attempt = 0; attempt < 100; attempt++)
-        {
-            var port = Random.Shared.Next(20_000, 32_000);
-            try
-            {
-                using var listener = new TcpListener(IPAddress.Loopback, port);
-                listener.Start();
-                return port;
-            }
-            catch (SocketException)
-            {
-                // Taken: try another.
-            }
-        }
-
-        throw new InvalidOperationException("no free loopback port in 20000-32000");
-    }
+    /// <summary>A loopback port free right now (see <see cref="LoopbackPorts.Free"/>).</summary>
+    public static int FreePort() => LoopbackPorts.Free();
 
     /// <summary>The HTTP status of /readyz, or null when nothing answers (not started, stopped, paused past the timeout).</summary>
     public async Task<int?> ReadyzAsync()

@@ -47,69 +47,39 @@ internal sealed class StatusInterceptor(NodeMetrics metrics, FailedRequestLog fa
         }
     }
 
-    public override async Task ServerStreamingServerHandler<TRequest, TResponse>(
+    // The three streaming kinds share one guard: a delegate per call is fine here (streams are long-lived and
+    // rare), while the unary handler above stays inline because it is on the request path.
+    public override Task ServerStreamingServerHandler<TRequest, TResponse>(
         TRequest request,
         IServerStreamWriter<TResponse> responseStream,
         ServerCallContext context,
-        ServerStreamingServerMethod<TRequest, TResponse> continuation)
-    {
-        var outcome = new Outcome(StatusCode.OK, null);
-        try
-        {
-            await continuation(request, responseStream, context).ConfigureAwait(false);
-        }
-        catch (Exception ex)
-        {
-            var mapped = Map(ex, context, streaming: true, out outcome);
-            if (ReferenceEquals(mapped, ex))
-            {
-                throw;
-            }
-
-            throw mapped;
-        }
-        finally
-        {
-            Record(context, outcome, started: null);
-        }
-    }
+        ServerStreamingServerMethod<TRequest, TResponse> continuation) =>
+        GuardStreamAsync(() => continuation(request, responseStream, context), context);
 
     public override async Task<TResponse> ClientStreamingServerHandler<TRequest, TResponse>(
         IAsyncStreamReader<TRequest> requestStream,
         ServerCallContext context,
         ClientStreamingServerMethod<TRequest, TResponse> continuation)
     {
-        var outcome = new Outcome(StatusCode.OK, null);
-        try
-        {
-            return await continuation(requestStream, context).ConfigureAwait(false);
-        }
-        catch (Exception ex)
-        {
-            var mapped = Map(ex, context, streaming: true, out outcome);
-            if (ReferenceEquals(mapped, ex))
-            {
-                throw;
-            }
-
-            throw mapped;
-        }
-        finally
-        {
-            Record(context, outcome, started: null);
-        }
+        TResponse response = default!;
+        await GuardStreamAsync(async () => response = await continuation(requestStream, context).ConfigureAwait(false), context).ConfigureAwait(false);
+        return response;
     }
 
-    public override async Task DuplexStreamingServerHandler<TRequest, TResponse>(
+    public override Task DuplexStreamingServerHandler<TRequest, TResponse>(
         IAsyncStreamReader<TRequest> requestStream,
         IServerStreamWriter<TResponse> responseStream,
         ServerCallContext context,
-        DuplexStreamingServerMethod<TRequest, TResponse> continuation)
+        DuplexStreamingServerMethod<TRequest, TResponse> continuation) =>
+        GuardStreamAsync(() => continuation(requestStream, responseStream, context), context);
+
+    /// <summary>Runs a streaming call: its failure mapped as a unary one's, counted by status, never timed.</summary>
+    private async Task GuardStreamAsync(Func<Task> call, ServerCallContext context)
     {
         var outcome = new Outcome(StatusCode.OK, null);
         try
         {
-            await continuation(requestStream, responseStream, context).ConfigureAwait(false);
+            await call().ConfigureAwait(false);
         }
         catch (Exception ex)
         {
