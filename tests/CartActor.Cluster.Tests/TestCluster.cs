@@ -29,6 +29,7 @@ public sealed class TestCluster : IAsyncDisposable
     ];
 
     private readonly List<RunningNode> _nodes = [];
+    private string[] _extraArgs = [];
 
     public RedisServerFixture Redis { get; } = new();
 
@@ -44,9 +45,10 @@ public sealed class TestCluster : IAsyncDisposable
     /// <summary>Every Apply attempt <see cref="ApplyWithRetryAsync"/> saw fail (it retried them).</summary>
     public System.Collections.Concurrent.ConcurrentBag<string> FailedAttempts { get; } = [];
 
-    public static async Task<TestCluster> StartAsync(int nodes)
+    /// <summary>Starts <paramref name="nodes"/> nodes; <paramref name="extraArgs"/> follow the fast timers (a later setting wins).</summary>
+    public static async Task<TestCluster> StartAsync(int nodes, params string[] extraArgs)
     {
-        var cluster = new TestCluster();
+        var cluster = new TestCluster { _extraArgs = extraArgs };
         for (var i = 0; i < nodes; i++)
         {
             await cluster.AddNodeAsync();
@@ -59,7 +61,7 @@ public sealed class TestCluster : IAsyncDisposable
     public async Task<RunningNode> AddNodeAsync()
     {
         string[] seeds = _nodes.Count == 0 ? [] : ["--seeds", $"127.0.0.1:{_nodes[0].GrpcPort}"];
-        var node = await RunningNode.StartAsync([.. FastTimers, .. StoreArgs, .. seeds]);
+        var node = await RunningNode.StartAsync([.. FastTimers, .. _extraArgs, .. StoreArgs, .. seeds]);
         _nodes.Add(node);
         return node;
     }

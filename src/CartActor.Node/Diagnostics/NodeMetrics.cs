@@ -35,9 +35,9 @@ public sealed class NodeMetrics : IDisposable
                 HistogramBucketBoundaries = [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
             });
         _forwards = _meter.CreateCounter<long>("cartactor_forwards", description: "Calls forwarded to the cart's owner, by outcome (OK or the gRPC status of the failure).");
-        _retries = _meter.CreateCounter<long>("cartactor_entry_retries", description: "Attempts an entry node made again within the caller's deadline, by reason (store, refused, cancelled).");
+        _retries = _meter.CreateCounter<long>("cartactor_entry_retries", description: "Attempts an entry node made again within the caller's deadline, by reason (store, refused, cancelled, timeout).");
         _forwards.Add(0, new KeyValuePair<string, object?>("outcome", "OK"));
-        foreach (var reason in (string[])["store", "refused", "cancelled"])
+        foreach (var reason in (string[])["store", "refused", "cancelled", "timeout"])
         {
             _retries.Add(0, new KeyValuePair<string, object?>("reason", reason));
         }

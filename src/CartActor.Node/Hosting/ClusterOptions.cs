@@ -26,6 +26,13 @@ public sealed class ClusterOptions
     /// <summary>Deadline of a routed call (forwards and their retries) whose caller set none. Default 5 s.</summary>
     public TimeSpan ForwardTimeout { get; set; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>
+    /// The longest one forward attempt may take within the caller's deadline, so an owner that hangs (paused,
+    /// frozen) leaves time for a retry to its stand-in once it is suspect. Above a healthy forward's worst
+    /// latency, below the usual deadline. Default 2 s.
+    /// </summary>
+    public TimeSpan ForwardAttemptTimeout { get; set; } = TimeSpan.FromSeconds(2);
+
     /// <summary>Ownership and expiry announcements are batched over this interval. Default 100 ms.</summary>
     public TimeSpan AnnounceInterval { get; set; } = TimeSpan.FromMilliseconds(100);
 
@@ -55,6 +62,7 @@ public sealed class ClusterOptions
         if (NegotiateInterval <= TimeSpan.Zero) return $"Cluster:NegotiateInterval must be positive (was {NegotiateInterval})";
         if (SeedResolveInterval <= TimeSpan.Zero) return $"Cluster:SeedResolveInterval must be positive (was {SeedResolveInterval})";
         if (ForwardTimeout <= TimeSpan.Zero) return $"Cluster:ForwardTimeout must be positive (was {ForwardTimeout})";
+        if (ForwardAttemptTimeout <= TimeSpan.Zero) return $"Cluster:ForwardAttemptTimeout must be positive (was {ForwardAttemptTimeout})";
         if (AnnounceInterval <= TimeSpan.Zero) return $"Cluster:AnnounceInterval must be positive (was {AnnounceInterval})";
         if (MaxPendingAnnouncements < 1) return $"Cluster:MaxPendingAnnouncements must be at least 1 (was {MaxPendingAnnouncements})";
         return null;

@@ -15,7 +15,8 @@ namespace CartActor.Node.Services;
 /// this node serves it, or forwards it once to the node that does; when that fails because the other node
 /// is joining, draining, unreachable or sees another ring, or the store's answer was ambiguous, tries again
 /// with a refreshed view after a short back-off, until the caller's deadline (ForwardTimeout when it set
-/// none). Every Apply routed here carries an idempotency key (the client's, or one generated here), so a
+/// none). Each forward attempt is capped at ForwardAttemptTimeout within that deadline, so an owner that
+/// hangs leaves time to retry at its stand-in. Every Apply routed here carries an idempotency key (the client's, or one generated here), so a
 /// retry after an ambiguous failure is applied exactly once. A node never forwards a forwarded call: it
 /// refuses with its ring id, and the entry node decides.
 /// </summary>
@@ -77,6 +78,7 @@ internal sealed partial class ControlPlaneService
 
             var lookup = _view.Map.Lookup(cartId);
             NodeTracing.Routed(lookup);
+            var attemptDeadline = deadline;
             try
             {
                 if (lookup.Kind == OwnerKind.Local)
@@ -96,7 +98,8 @@ internal sealed partial class ControlPlaneService
                 using var span = NodeTracing.StartForward(rpc, lookup.Owner);
                 try
                 {
-                    reply = await forward(_peers.For(lookup.Owner), request, ForwardHeaders(lookup, key, span), deadline, cancellation).ConfigureAwait(false);
+                    attemptDeadline = ForwardAttempt.Deadline(deadline, _forwardAttemptTimeout, DateTime.UtcNow);
+                    reply = await forward(_peers.For(lookup.Owner), request, ForwardHeaders(lookup, key, span), attemptDeadline, cancellation).ConfigureAwait(false);
                 }
                 catch (RpcException ex)
                 {
@@ -115,10 +118,11 @@ internal sealed partial class ControlPlaneService
                 // re-applying with the same key reloads it and is applied exactly once.
                 _metrics.Retried("store");
             }
-            catch (RpcException ex) when (!isForwarded && lookup.Kind == OwnerKind.Remote && (IsRetryable(ex) || ex.StatusCode == StatusCode.Cancelled)
+            catch (RpcException ex) when (!isForwarded && lookup.Kind == OwnerKind.Remote
+                                          && (IsRetryable(ex) || ex.StatusCode == StatusCode.Cancelled || ForwardAttempt.TimedOut(ex, attemptDeadline, deadline))
                                           && CanRetry(attempt, deadline, cancellation))
             {
-                _metrics.Retried(ex.StatusCode == StatusCode.Cancelled ? "cancelled" : "refused");
+                _metrics.Retried(ex.StatusCode switch { StatusCode.Cancelled => "cancelled", StatusCode.DeadlineExceeded => "timeout", _ => "refused" });
                 await ReactToRefusalAsync(lookup, ex, cancellation).ConfigureAwait(false);
             }
 

@@ -38,6 +38,7 @@ internal sealed partial class ControlPlaneService : ControlPlane.ControlPlane.Co
     private readonly ILogger<ControlPlaneService> _logger;
     private readonly GeneratedKeys _keys = new();
     private readonly TimeSpan _forwardTimeout;
+    private readonly TimeSpan _forwardAttemptTimeout;
     private readonly int _maxIdsPerAnnouncement;
 
     // A shared store fences every write; its Applies carry a key so that a retry is exactly-once.
@@ -68,6 +69,7 @@ internal sealed partial class ControlPlaneService : ControlPlane.ControlPlane.Co
         _time = time;
         _logger = logger;
         _forwardTimeout = clusterOptions.Value.ForwardTimeout;
+        _forwardAttemptTimeout = clusterOptions.Value.ForwardAttemptTimeout;
         _maxIdsPerAnnouncement = nodeOptions.Value.MaxIdsPerAnnouncement;
         _sharedStore = runtime.Store is { IsShared: true };
     }
