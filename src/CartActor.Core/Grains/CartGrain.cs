@@ -23,6 +23,7 @@ public sealed class CartGrain
     {
         _model = model;
         PersistedVersion = persistedVersion;
+        WrittenVersion = persistedVersion;
         _current = PackedState.Pack(model.State);
         _lastAccess = now;
         LruStamp = now;
@@ -32,8 +33,20 @@ public sealed class CartGrain
 
     public ulong Version => _model.State.Version;
 
-    /// <summary>The version the durable store holds (shard-only): the base of the next compare-and-set write.</summary>
+    /// <summary>The version the durable store is known to hold (shard-only): its last confirmed write or its load.</summary>
     internal ulong PersistedVersion { get; set; }
+
+    /// <summary>
+    /// The version of the newest write issued for this cart, confirmed or still in flight (shard-only): the
+    /// base of the next compare-and-set write. Equal to <see cref="PersistedVersion"/> with nothing in flight.
+    /// </summary>
+    internal ulong WrittenVersion { get; set; }
+
+    /// <summary>
+    /// Tags this copy's writes in a shared store (never 0), so a pipelined write that expects the version of
+    /// this copy's previous write cannot be mistaken for a write of the same version by another node.
+    /// </summary>
+    internal ulong WriterTag { get; } = (ulong)Random.Shared.NextInt64(1, long.MaxValue);
 
     /// <summary>The live record, for the shard's write-through (the shard is busy until the write completes).</summary>
     internal CartRecord Record => _model.Record;

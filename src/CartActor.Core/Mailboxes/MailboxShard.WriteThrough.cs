@@ -78,7 +78,7 @@ internal sealed partial class MailboxShard
         _writes.Clear();
         foreach (var grain in _dirty.Values)
         {
-            _writes.Add(new CartWrite(grain.Id, grain.Record, grain.PersistedVersion));
+            _writes.Add(new CartWrite(grain.Id, grain.Record, grain.PersistedVersion, grain.WriterTag));
         }
 
         IReadOnlyCollection<ulong> conflicts;

@@ -5,8 +5,8 @@ namespace CartActor.Persistence;
 /// <summary>
 /// Durable home of cart records (state, id counters, idempotency keys). The runtime writes through it
 /// before it acknowledges a change: everything one mailbox shard applied in one pass goes out as one
-/// <see cref="WriteAsync"/> call. Called only from a shard (one pass at a time per shard), from many
-/// shards at once.
+/// <see cref="WriteAsync"/> call. Called only from a shard, from many shards at once; a shard may have
+/// several writes in flight (pipelined passes) and needs them to land in the order it issued them.
 /// </summary>
 public interface ICartStore : IDisposable
 {
@@ -40,6 +40,10 @@ public interface ICartStore : IDisposable
     /// Writes a batch. Each write names the version its writer last loaded or wrote: a shared store refuses
     /// (and returns the id of) a write whose stored version has moved on, so two writers can never fork a
     /// cart. Returns the ids that conflicted; all others were written.
+    /// Contract with the pipelined shard: every record must have been read (serialised, copied) before this
+    /// method returns, because the shard applies its next pass to the same live records while the write is
+    /// in flight; and writes one shard issues must take effect in the order it issued them (a later write
+    /// may expect the version an earlier one, still in flight, writes).
     /// </summary>
     /// <exception cref="CartStoreException">Nothing of the batch is known to be written.</exception>
     ValueTask<IReadOnlyCollection<ulong>> WriteAsync(IReadOnlyList<CartWrite> writes);
@@ -51,8 +55,14 @@ public interface ICartStore : IDisposable
     Task<long> DeleteOlderThanAsync(DateTimeOffset cutoff, CancellationToken cancellationToken);
 }
 
-/// <summary>One cart's new record and the version its writer based it on.</summary>
-public readonly record struct CartWrite(ulong CartId, CartRecord Record, ulong ExpectedVersion);
+/// <summary>
+/// One cart's new record and the version its writer based it on. <paramref name="Writer"/> tags the write
+/// with the writer's identity (one live copy of the cart on one node; 0: untagged). A non-zero
+/// <paramref name="ExpectedWriter"/> says the expected version is that writer's own write, possibly still in
+/// flight: a shared store then also requires the stored record to carry that tag, because a version number
+/// alone cannot tell our pipelined version from the same number written by another node (a fork).
+/// </summary>
+public readonly record struct CartWrite(ulong CartId, CartRecord Record, ulong ExpectedVersion, ulong Writer = 0, ulong ExpectedWriter = 0);
 
 public enum CartStoreError
 {

@@ -9,8 +9,8 @@ namespace CartActor.Persistence.Redis;
 
 /// <summary>
 /// The shared cart store for clusters: every node reads and writes the same Redis. Each cart is one hash,
-/// <c>{KeyPrefix}{cartId}</c>, with field <c>v</c> (the record's version, decimal) and field <c>r</c> (the
-/// <see cref="CartRecord"/> protobuf). Writes are compare-and-set on <c>v</c> in one Lua script, so two
+/// <c>{KeyPrefix}{cartId}</c>, with field <c>v</c> (the record's version, decimal), field <c>r</c> (the
+/// <see cref="CartRecord"/> protobuf) and field <c>w</c> (the tag of the writer that stored it, decimal). Writes are compare-and-set on <c>v</c> in one Lua script, so two
 /// nodes that both believe they own a cart cannot fork it: the second writer's stale version is refused and
 /// its id comes back as a conflict. Every write resets the key's expiry to the retention, so Redis itself
 /// deletes carts untouched for that long. Owns its connection; thread-safe (every shard calls it at once).
@@ -19,11 +19,14 @@ public sealed class RedisCartStore : ICartStore
 {
     /// <summary>
     /// KEYS[1] the cart key; ARGV[1] the version the writer based its record on ("0": the cart must be new),
-    /// ARGV[2] the record's version, ARGV[3] the record, ARGV[4] the retention in milliseconds.
-    /// Returns 1 written, 0 the stored version differs (conflict), -1 the key is not a cart record.
+    /// ARGV[2] the record's version, ARGV[3] the record, ARGV[4] the retention in milliseconds, ARGV[5] the
+    /// writer's tag (field <c>w</c>), ARGV[6] the tag the stored record must carry ("0": any).
+    /// Returns 1 written, 0 the stored version (or tag) differs (conflict), -1 the key is not a cart record.
     /// Versions are compared as the decimal strings they are stored as: Lua numbers are doubles and would
     /// round a uint64. A missing key counts as version 0, so a cart once written at version 0 (an untouched
-    /// cart handed over) can still be written by a writer that loaded it at 0.
+    /// cart handed over) can still be written by a writer that loaded it at 0. The tag chains a pipelined
+    /// write on its writer's previous one: if that one lost its compare-and-set, another node may have stored
+    /// the very version number it expects, and only the tag tells the two apart.
     /// </summary>
     internal const string CompareAndSetScript = """
         local stored = redis.pcall('HGET', KEYS[1], 'v')
@@ -39,7 +42,10 @@ public sealed class RedisCartStore : ICartStore
         if stored ~= ARGV[1] then
           return 0
         end
-        redis.call('HSET', KEYS[1], 'v', ARGV[2], 'r', ARGV[3])
+        if ARGV[6] ~= '0' and redis.call('HGET', KEYS[1], 'w') ~= ARGV[6] then
+          return 0
+        end
+        redis.call('HSET', KEYS[1], 'v', ARGV[2], 'r', ARGV[3], 'w', ARGV[5])
         redis.call('PEXPIRE', KEYS[1], ARGV[4])
         return 1
         """;
@@ -158,7 +164,7 @@ public sealed class RedisCartStore : ICartStore
                 var write = writes[i];
                 ids[i] = write.CartId;
                 RedisKey[] keys = [KeyOf(write.CartId)];
-                RedisValue[] values = [write.ExpectedVersion, write.Record.State.Version, write.Record.ToByteArray(), _retentionMs];
+                RedisValue[] values = [write.ExpectedVersion, write.Record.State.Version, write.Record.ToByteArray(), _retentionMs, write.Writer, write.ExpectedWriter];
 
                 // By text, not as a LoadedLuaScript: the client sends EVALSHA once the server has the script and
                 // falls back to EVAL on NOSCRIPT, so a restarted Redis (empty script cache) needs no reload step.

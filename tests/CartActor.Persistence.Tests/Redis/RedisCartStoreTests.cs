@@ -144,6 +144,32 @@ public abstract class RedisCartStoreTests(IRedisTopology redis)
     }
 
     [Fact]
+    public async Task A_pipelined_write_chained_on_its_writers_lost_write_loses_too_even_when_the_version_matches()
+    {
+        // Writer A (this node) and writer B (another node) both loaded cart 9 at version 1. A sends two pipelined
+        // writes: v2 expecting 1, then v3 expecting its own v2. B's v2 lands first, so A's first write loses; its
+        // second expects version 2, which is exactly what B stored: only the writer tag shows it is not A's v2.
+        const ulong WriterA = 0xA, WriterB = 0xB;
+        var prefix = RedisServerFixture.UniquePrefix();
+        using var nodeA = redis.CreateStore(prefix);
+        using var nodeB = redis.CreateStore(prefix);
+        Assert.Empty(await nodeA.WriteAsync([new CartWrite(9, RedisRecords.Cart(9, 1, "a"), 0, WriterA)]).WithTimeout());
+        Assert.Empty(await nodeB.WriteAsync([new CartWrite(9, RedisRecords.Cart(9, 2, "a", "from-b"), 1, WriterB)]).WithTimeout());
+
+        var first = nodeA.WriteAsync([new CartWrite(9, RedisRecords.Cart(9, 2, "a", "from-a"), 1, WriterA)]);
+        var chained = nodeA.WriteAsync([new CartWrite(9, RedisRecords.Cart(9, 3, "a", "from-a", "again"), 2, WriterA, ExpectedWriter: WriterA)]);
+
+        Assert.Equal([9UL], await first.WithTimeout());
+        Assert.Equal([9UL], await chained.WithTimeout());
+        Assert.Equal(RedisRecords.Cart(9, 2, "a", "from-b"), nodeA.Load(9));
+
+        // The chain itself works: a write expecting A's own stored version and tag lands.
+        Assert.Empty(await nodeA.WriteAsync([new CartWrite(9, RedisRecords.Cart(9, 3, "a", "from-b", "a-again"), 2, WriterA, ExpectedWriter: WriterB)]).WithTimeout());
+        Assert.Empty(await nodeA.WriteAsync([new CartWrite(9, RedisRecords.Cart(9, 4, "a", "from-b", "a-again", "chained"), 3, WriterA, ExpectedWriter: WriterA)]).WithTimeout());
+        Assert.Equal(4UL, nodeB.Load(9)!.State.Version);
+    }
+
+    [Fact]
     public async Task A_value_that_is_not_a_cart_record_fails_that_cart_only_as_corrupt()
     {
         using var store = redis.CreateStore();
