@@ -61,9 +61,9 @@ public sealed class NodeOptions
     public string? TlsClientCa { get; set; }
 
     /// <summary>
-    /// Serve ControlPlane/Apply and /Get with the node's own request delegate on Kestrel (a conforming gRPC endpoint
-    /// that skips Grpc.AspNetCore's per-call machinery); false serves them through Grpc.AspNetCore like every other
-    /// RPC. Same statuses, trailers and bytes either way (tests/CartActor.Node.Tests/Conformance). Default true.
+    /// Serve ControlPlane/Apply and /Get, and the storefront's CartService/GetCart and /Mutate over gRPC, with the
+    /// node's own request delegate on Kestrel (a conforming gRPC endpoint that skips Grpc.AspNetCore's per-call
+    /// machinery); false serves them through Grpc.AspNetCore like every other RPC. Same statuses, trailers and bytes either way (tests/CartActor.Node.Tests/Conformance). Default true.
     /// </summary>
     public bool MinimalEndpoint { get; set; } = true;
 

@@ -19,11 +19,14 @@ internal sealed record ConformanceCase(string Name, StatusCode Expected, Func<Ru
 /// </summary>
 internal static class ConformanceCases
 {
-    private static readonly HttpClient Http = RawGrpc.NewClient();
+    internal static readonly HttpClient Http = RawGrpc.NewClient();
 
     private static readonly (string, string)[] NoHeaders = [];
 
-    public static readonly ConformanceCase[] All =
+    /// <summary>ControlPlane's cases, then the storefront's (<see cref="StorefrontConformanceCases"/>).</summary>
+    public static readonly ConformanceCase[] All = [.. ControlPlaneCases(), .. StorefrontConformanceCases.All];
+
+    private static ConformanceCase[] ControlPlaneCases() =>
     [
         // ---- served ----
         new("raw: Apply", StatusCode.OK, (node, id) => Raw(node, "Apply", Apply(id))),
@@ -160,7 +163,7 @@ internal static class ConformanceCases
         return output.ToArray();
     }
 
-    private static Task<string> Raw(RunningNode node, string method, byte[] body, (string, string)[]? headers = null, string contentType = "application/grpc") =>
+    internal static Task<string> Raw(RunningNode node, string method, byte[] body, (string, string)[]? headers = null, string contentType = "application/grpc") =>
         RawGrpc.ExchangeAsync(Http, RawGrpc.Request(node.GrpcPort, method, RawGrpc.Body(body, contentType), headers ?? NoHeaders));
 
     private static HttpRequestMessage Rebase(HttpRequestMessage request) => request;
@@ -172,7 +175,7 @@ internal static class ConformanceCases
     }
 
     /// <summary>A Grpc.Net.Client call written down: the reply bytes, or the status, message and trailers.</summary>
-    private static async Task<string> Client<T>(Func<AsyncUnaryCall<T>> call)
+    internal static async Task<string> Client<T>(Func<AsyncUnaryCall<T>> call)
         where T : IMessage
     {
         try

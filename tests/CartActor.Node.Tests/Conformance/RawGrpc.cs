@@ -28,9 +28,10 @@ internal static class RawGrpc
     public static HttpClient NewClient() =>
         new(new SocketsHttpHandler { EnableMultipleHttp2Connections = true }) { Timeout = TestTimeouts.Default };
 
+    /// <summary>A POST to ControlPlane's <paramref name="method"/> ("Apply"), or to a full path ("/cartactor.cart.v1.CartService/GetCart").</summary>
     public static HttpRequestMessage Request(int port, string method, HttpContent content, IEnumerable<(string Name, string Value)>? headers = null, Version? version = null)
     {
-        var request = new HttpRequestMessage(HttpMethod.Post, $"http://127.0.0.1:{port}{Service}{method}")
+        var request = new HttpRequestMessage(HttpMethod.Post, $"http://127.0.0.1:{port}{(method.StartsWith('/') ? method : Service + method)}")
         {
             Version = version ?? HttpVersion.Version20,
             VersionPolicy = HttpVersionPolicy.RequestVersionExact,

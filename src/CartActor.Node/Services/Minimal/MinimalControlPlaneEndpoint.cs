@@ -10,8 +10,8 @@ using Any = Google.Protobuf.WellKnownTypes.Any;
 namespace CartActor.Node.Services.Minimal;
 
 /// <summary>
-/// ControlPlane/Apply and ControlPlane/Get served by our own request delegate on Kestrel, ahead of routing and
-/// Grpc.AspNetCore (Node:MinimalEndpoint, default on). It reads the one message from the body pipe, runs the same
+/// ControlPlane/Apply and ControlPlane/Get (and the storefront's GetCart and Mutate, MinimalControlPlaneEndpoint.Storefront.cs)
+/// served by our own request delegate on Kestrel, ahead of routing and Grpc.AspNetCore (Node:MinimalEndpoint, default on). It reads the one message from the body pipe, runs the same
 /// Apply/Get path as <see cref="ControlPlaneService"/> (<see cref="ControlPlaneService.ApplyAsync"/>,
 /// <see cref="ControlPlaneService.GetAsync"/>) with the same peer-auth rules (<see cref="PeerAuthorization"/>),
 /// status mapping (<see cref="CallStatus"/>), metrics and failed-request log, and writes the reply frame and the
@@ -22,7 +22,7 @@ namespace CartActor.Node.Services.Minimal;
 /// to Grpc.AspNetCore, which answers it as it always has. Read and parse failures are not counted in the metrics,
 /// as Grpc.AspNetCore reads the request before any interceptor runs.
 /// </summary>
-internal sealed class MinimalControlPlaneEndpoint
+internal sealed partial class MinimalControlPlaneEndpoint
 {
     public const string ApplyPath = PeerAuthorization.Service + "Apply";
     public const string GetPath = PeerAuthorization.Service + "Get";
@@ -52,9 +52,11 @@ internal sealed class MinimalControlPlaneEndpoint
         _maxMessageSize = options.Value.MaxMessageSize;
         _applyRpc = metrics.RpcIndex(ApplyPath);
         _getRpc = metrics.RpcIndex(GetPath);
+        _getCartRpc = metrics.RpcIndex(GetCartPath);
+        _mutateRpc = metrics.RpcIndex(MutatePath);
     }
 
-    /// <summary>The middleware: Apply and Get are served here, every other request goes on to routing.</summary>
+    /// <summary>The middleware: Apply, Get, GetCart and Mutate are served here, every other request goes on to routing.</summary>
     public Task InvokeAsync(HttpContext context, RequestDelegate next)
     {
         var path = context.Request.Path.Value;
@@ -68,7 +70,7 @@ internal sealed class MinimalControlPlaneEndpoint
             return IsPlainUnary(context.Request, out var encoded) ? ServeGetAsync(context, encoded) : next(context);
         }
 
-        return next(context);
+        return InvokeStorefront(context, path, next);
     }
 
     private static bool IsPlainUnary(HttpRequest request, out bool hasEncodingHeader)

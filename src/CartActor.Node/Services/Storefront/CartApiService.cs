@@ -61,15 +61,11 @@ internal sealed partial class CartApiService(
     {
         if (request.Mutations.Count == 0)
         {
-            throw new RpcException(new Status(StatusCode.InvalidArgument, "mutations must hold at least one mutation"));
+            throw new RpcException(TypedMutations.NoMutations);
         }
 
-        var apply = NewApply(request.CartId, request.HasExpectedVersion ? request.ExpectedVersion : null, context, out var skip);
-        for (var i = 0; i < request.Mutations.Count; i++)
-        {
-            apply.Messages.Add(Any.Pack(TypedMutations.Unwrap(request.Mutations[i], i)));
-        }
-
+        var expected = request.HasExpectedVersion ? request.ExpectedVersion : ETags.IfMatch(context);
+        var apply = TypedMutations.Batch(request.CartId, expected, request.Mutations, out var skip);
         var result = await ApplyAsync(apply, context).ConfigureAwait(false);
         var reply = new MutateReply { Cart = StateOf(result, context) };
         for (var i = skip; i < result.Mutations.Count; i++)
@@ -135,19 +131,8 @@ internal sealed partial class CartApiService(
     }
 
     /// <summary>The ApplyRequest the typed call stands for: ExpectVersion first when a version is expected (field, else If-Match).</summary>
-    private static ApplyRequest NewApply(ulong cartId, ulong? expectedVersion, ServerCallContext context, out int skip)
-    {
-        var apply = new ApplyRequest { Id = cartId };
-        var expected = expectedVersion ?? ETags.IfMatch(context);
-        skip = 0;
-        if (expected is { } version)
-        {
-            apply.Messages.Add(Any.Pack(new ExpectVersion { Version = version }));
-            skip = 1;
-        }
-
-        return apply;
-    }
+    private static ApplyRequest NewApply(ulong cartId, ulong? expectedVersion, ServerCallContext context, out int skip) =>
+        TypedMutations.Start(cartId, expectedVersion ?? ETags.IfMatch(context), out skip);
 
     private static CartState StateOf(ApplyResult result, ServerCallContext context)
     {
