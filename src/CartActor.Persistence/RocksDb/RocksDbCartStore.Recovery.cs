@@ -186,8 +186,11 @@ public sealed partial class RocksDbCartStore
 
     [DoesNotReturn]
     [StackTraceHidden]
-    private void ThrowRefused(string fault) =>
-        throw new CartStoreException(
+    private void ThrowRefused(string fault) => throw Refused(fault);
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private CartStoreException Refused(string fault) =>
+        new(
             CartStoreError.Unavailable,
             $"the RocksDB store '{Path}' refuses writes since one failed ({fault}); it retries by itself and takes writes again once the cause is gone; nothing was stored");
 }

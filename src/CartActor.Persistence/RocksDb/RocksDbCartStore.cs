@@ -11,7 +11,8 @@ namespace CartActor.Persistence.RocksDb;
 /// The embedded, node-local cart store: one RocksDB database in a directory this process holds locked. Key:
 /// the cart id as 8 big-endian bytes; value: a <see cref="RecordEnvelope"/> around the <see cref="CartRecord"/>.
 /// A shard pass is one <see cref="WriteBatch"/> and one write-ahead-log append, synced or not by
-/// <see cref="DurabilityMode"/>; concurrent shards share a sync through RocksDB's group commit.
+/// <see cref="DurabilityMode"/>. Unsynced, the shard writes on its own thread; synced, the
+/// <see cref="RocksDbCommitter"/> writes every shard's ready batch under one sync on its own thread.
 /// <para>
 /// Threading: Load, WriteAsync and Delete come from the shards, many at once; they share the gate (a reader-writer lock).
 /// The retention sweep reads without blocking them and takes the gate alone only to re-check and delete a
@@ -43,6 +44,9 @@ public sealed partial class RocksDbCartStore : ICartStore
     private readonly ReaderWriterLockSlim _gate = new(LockRecursionPolicy.NoRecursion);
     private bool _disposed;
 
+    // Fsync mode only: the thread that writes and syncs; null in os mode (the shards write inline).
+    private readonly RocksDbCommitter? _committer;
+
     // Kept referenced for the life of the database: the native objects behind them back its options.
     private readonly DbOptions _dbOptions;
     private readonly BlockBasedTableOptions _tableOptions;
@@ -67,6 +71,10 @@ public sealed partial class RocksDbCartStore : ICartStore
         // A full scan must not push the hot carts out of the block cache.
         _sweepReadOptions = new ReadOptions().SetFillCache(false);
         _scratchPool = new DefaultObjectPoolProvider { MaximumRetained = MaxPooledScratch }.Create(new WriteScratch.Policy());
+        if (mode == DurabilityMode.Fsync)
+        {
+            _committer = new RocksDbCommitter(this);
+        }
     }
 
     public string Name => "rocksdb";
@@ -77,6 +85,15 @@ public sealed partial class RocksDbCartStore : ICartStore
     public string Path { get; }
 
     public DurabilityMode Mode { get; }
+
+    /// <summary>Synced writes since the store opened (fsync mode; each carried one or more shards' batches); 0 in os mode.</summary>
+    internal long SyncedWrites => _committer?.Groups ?? 0;
+
+    /// <summary>Shard batches those synced writes carried.</summary>
+    internal long SyncedBatches => _committer?.Batches ?? 0;
+
+    /// <summary>Tests only: runs on the committer's thread just before a group's write, with the group's batch count; may block or throw.</summary>
+    internal Action<int>? BeforeGroupWrite { get; set; }
 
     /// <summary>
     /// Opens (creating when missing) the store in <see cref="RocksDbStoreOptions.Path"/>. A directory another
@@ -143,6 +160,9 @@ public sealed partial class RocksDbCartStore : ICartStore
     public void Dispose()
     {
         _closing.Cancel();
+
+        // Before the database closes: the committer writes what is queued, then stops; a later write fails as closed.
+        _committer?.Dispose();
         _gate.EnterWriteLock();
         try
         {
@@ -186,8 +206,14 @@ public sealed partial class RocksDbCartStore : ICartStore
 
     [DoesNotReturn]
     [StackTraceHidden]
-    private void ThrowClosed() =>
-        throw new CartStoreException(CartStoreError.Unavailable, $"the RocksDB store '{Path}' is closed");
+    private void ThrowClosed() => throw Closed();
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    internal CartStoreException Closed() => new(CartStoreError.Unavailable, $"the RocksDB store '{Path}' is closed");
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    internal CartStoreException QueueFull(int capacity) =>
+        new(CartStoreError.Unavailable, $"the RocksDB store '{Path}' has {capacity} batches waiting for a sync already (the disk is slower than the writes); nothing was stored, retry");
 
     [DoesNotReturn]
     [StackTraceHidden]
