@@ -11,9 +11,11 @@ namespace CartActor.Bench.Durability;
 /// <summary>
 /// The durable twin of <see cref="CartRuntimeBenchmarks.ApplyAddItem"/>: one Apply at a time through
 /// <see cref="CartRuntime"/> with the embedded store, per durability mode. The shard is idle and the thread
-/// pool has nothing waiting, so the pass applies, writes and acknowledges on the caller's thread (no group
+/// pool has nothing waiting. Os: the pass applies, writes and acknowledges on the caller's thread (no group
 /// commit to wait for, no hop) and the Apply completes synchronously: what is measured is the runtime plus one
-/// RocksDB write (synced in fsync mode), and its allocation is exact. The batch is AddItem + set the quantity
+/// RocksDB write, and its allocation is exact. Fsync: the pass hands its batch to the store's committer thread,
+/// which writes and syncs it, and the Apply completes on the thread pool after that sync (the caller blocks on
+/// it): the runtime, one synced write and the two hops. The batch is AddItem + set the quantity
 /// back to 1: valid forever, the same record size every time. Gated by bench/gates.json (allocation exact,
 /// time loose: the fsync figure is the disk's sync latency). Never rename the method or the parameter values.
 /// </summary>
@@ -53,9 +55,10 @@ public class DurableSingleApplyBenchmarks
             }
         }
 
-        // The measured call completes synchronously (written on this thread) once the pool has nothing waiting;
-        // work left over from an earlier benchmark in this process may delay that for a moment.
-        var synchronous = false;
+        // Os: the measured call completes synchronously (written on this thread) once the pool has nothing
+        // waiting; work left over from an earlier benchmark in this process may delay that for a moment. Fsync: it
+        // never does (the committer's thread syncs it).
+        var synchronous = Store == "rocksdb-fsync";
         for (var attempt = 0; attempt < 100 && !synchronous; attempt++)
         {
             var pending = _runtime.ApplyAsync(CartId, _batch);

@@ -7,10 +7,11 @@ namespace CartActor.Persistence.RocksDb;
 /// One shard's batch on its way through the <see cref="RocksDbCommitter"/>: the envelopes, encoded on the shard's
 /// thread before <see cref="RocksDbCartStore.WriteAsync"/> returns (so the records may change afterwards), and the
 /// completion the shard awaits. Reusable: the shard takes it from the committer's pool, the committer completes it,
-/// and the shard's await (GetResult) hands it back. Continuations run asynchronously, so no shard ever runs on the
-/// committer's thread.
+/// and the shard's await (GetResult) hands it back. No shard ever runs on the committer's thread: the committer
+/// queues the batch itself to the thread pool (<see cref="IThreadPoolWorkItem"/>, so that hop allocates nothing), and
+/// the completion, with the shard's continuation inline, runs there.
 /// </summary>
-internal sealed class PendingCommit : IValueTaskSource<IReadOnlyCollection<ulong>>
+internal sealed class PendingCommit : IValueTaskSource<IReadOnlyCollection<ulong>>, IThreadPoolWorkItem
 {
     // Sized for a typical pass (a few carts of a few hundred bytes to a few KB); a larger one grows and is not kept.
     private const int InitialBytes = 4 * 1024;
@@ -20,7 +21,8 @@ internal sealed class PendingCommit : IValueTaskSource<IReadOnlyCollection<ulong
     private static readonly IReadOnlyCollection<ulong> NoConflicts = [];
 
     private readonly RocksDbCommitter _owner;
-    private ManualResetValueTaskSourceCore<IReadOnlyCollection<ulong>> _core = new() { RunContinuationsAsynchronously = true };
+    private ManualResetValueTaskSourceCore<IReadOnlyCollection<ulong>> _core;
+    private Exception? _failure;
     private byte[] _bytes = ArrayPool<byte>.Shared.Rent(InitialBytes);
     private Entry[] _entries = new Entry[InitialEntries];
     private int _used;
@@ -62,11 +64,26 @@ internal sealed class PendingCommit : IValueTaskSource<IReadOnlyCollection<ulong
 
     public ValueTask<IReadOnlyCollection<ulong>> AsValueTask() => new(this, _core.Version);
 
-    /// <summary>Completes the shard's await: the batch is written and synced.</summary>
-    public void Succeed() => _core.SetResult(NoConflicts);
+    /// <summary>Completes the shard's await on the thread pool: the batch is written and synced, or, with a failure, not.</summary>
+    public void Complete(Exception? failure)
+    {
+        _failure = failure;
+        ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
+    }
 
-    /// <summary>Completes the shard's await with the failure of the group this batch was in.</summary>
-    public void Fail(Exception failure) => _core.SetException(failure);
+    /// <summary>On a pool thread: completes the await, running the shard's continuation right here.</summary>
+    void IThreadPoolWorkItem.Execute()
+    {
+        if (_failure is { } failure)
+        {
+            _failure = null;
+            _core.SetException(failure);
+        }
+        else
+        {
+            _core.SetResult(NoConflicts);
+        }
+    }
 
     /// <summary>Clears the batch for its next use; called once per use, by GetResult or by a refusal before submission.</summary>
     public void Recycle()

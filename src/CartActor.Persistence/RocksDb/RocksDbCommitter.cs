@@ -154,15 +154,8 @@ internal sealed class RocksDbCommitter : IDisposable
         Interlocked.Add(ref _batches, _group.Count);
         foreach (var pending in _group)
         {
-            if (failure is null)
-            {
-                pending.Succeed();
-            }
-            else
-            {
-                // One exception per awaiter: the shards rethrow them concurrently.
-                pending.Fail(new CartStoreException(failure.Error, failure.Message, failure.InnerException));
-            }
+            // One exception per awaiter: the shards rethrow them concurrently.
+            pending.Complete(failure is null ? null : new CartStoreException(failure.Error, failure.Message, failure.InnerException));
         }
 
         _group.Clear();
@@ -173,7 +166,7 @@ internal sealed class RocksDbCommitter : IDisposable
         while (_queue.TryDequeue(out var pending))
         {
             Interlocked.Decrement(ref _queued);
-            pending.Fail(_store.Closed());
+            pending.Complete(_store.Closed());
         }
     }
 
