@@ -192,7 +192,17 @@ public sealed class CartRuntime : IAsyncDisposable
         var shard = ShardOf(cartId);
         return shard.TryLease(cartId, out var lease)
             ? new ValueTask<CartStateLease>(lease)
-            : new ValueTask<CartStateLease>(shard.RunAsync(s => s.LeaseForRead(cartId), bypassLimit: false));
+            : new ValueTask<CartStateLease>(LoadForRead(shard, cartId));
+    }
+
+    /// <summary>
+    /// Loads a cart that is not live on its shard. Apart from GetAsync so that the live path allocates no closure;
+    /// the caller's span goes with the work, as the load may run on another thread (the store load's parent).
+    /// </summary>
+    private static Task<CartStateLease> LoadForRead(MailboxShard shard, ulong cartId)
+    {
+        var caller = CartTracing.CaptureCaller();
+        return shard.RunAsync(s => s.LeaseForRead(cartId, caller), bypassLimit: false);
     }
 
     /// <summary>True when the cart is live in this node's memory.</summary>

@@ -1,9 +1,13 @@
 using System.Diagnostics;
+using CartActor.Cart.Messages;
+using CartActor.Cart.V1;
+using CartActor.ControlPlane;
 using CartActor.Node.Hosting;
 using CartActor.Node.Membership;
 using CartActor.Ownership;
 using CartActor.Tests.Shared;
 using CartActor.Tests.Shared.Redis;
+using Grpc.Core;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
 using OpenTelemetry.Trace;
@@ -12,7 +16,8 @@ namespace CartActor.Node.Tests;
 
 /// <summary>
 /// Traces as an operator sees them in a tracing backend: one trace for a forwarded Apply, holding the entry
-/// node's span, the owner's span and the owner's store write; and no tracer at all unless asked for.
+/// node's span, the owner's span and the owner's store write; one for a relayed watch; a store load under the
+/// call that activated the cart; and no tracer at all unless asked for.
 /// </summary>
 [Trait("Category", "Redis")]
 public sealed class TracingTests
@@ -60,6 +65,84 @@ public sealed class TracingTests
         Assert.Equal(entry.TraceId, write.TraceId);
         Assert.Equal("redis", Tag(write, "db.system"));
         Assert.Equal(CartActor.Diagnostics.CartTracing.SourceName, write.Source.Name);
+    }
+
+    [Fact]
+    public async Task ARelayedWatch_IsOneTrace_AndEachWatchSpanCountsTheStatesSent_AndWhyItEnded()
+    {
+        using var redis = new RedisServerFixture();
+        var firstSpans = new List<Activity>();
+        var secondSpans = new List<Activity>();
+        var (first, second) = await TwoNodes.StartAsync(
+            Traced(redis, firstSpans),
+            Traced(redis, secondSpans),
+            customizeFirst: b => InMemory(b, firstSpans),
+            customizeSecond: b => InMemory(b, secondSpans));
+        await using var _ = first;
+        await using var __ = second;
+        await TwoNodes.WaitForPairAsync(first, second, TimeSpan.FromSeconds(20));
+        var id = OwnedBy(first, second);
+        var viaFirst = new CartService.CartServiceClient(first.Channel);
+        await viaFirst.AddItemAsync(new AddItemRequest { CartId = id, Item = Carts.Item("watched") }, deadline: GrpcTestExtensions.Deadline()).WithTimeout();
+
+        // Watched through the entry node, which relays the owner's stream: two states, then the client leaves.
+        var watch = viaFirst.WatchCart(new WatchCartRequest { CartId = id }, deadline: GrpcTestExtensions.Deadline());
+        Assert.Equal(1UL, (await NextAsync(watch)).Version);
+        await viaFirst.AddItemAsync(new AddItemRequest { CartId = id, Item = Carts.Item("more") }, deadline: GrpcTestExtensions.Deadline()).WithTimeout();
+        Assert.Equal(2UL, (await NextAsync(watch)).Version);
+        watch.Dispose();
+
+        var cartId = id.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        var entry = await WaitForSpanAsync(firstSpans, secondSpans, s => s.DisplayName == "WatchCart" && Tag(s, "cartactor.node") == first.AdvertisedHost && Tag(s, "cart.id") == cartId);
+        Assert.Equal("forwarded", Tag(entry, "cart.route"));
+        Assert.Equal(second.AdvertisedHost, Tag(entry, "cart.owner"));
+        Assert.Equal("2", Tag(entry, "cartactor.watch.events_sent"));
+        Assert.Equal("client_left", Tag(entry, "cartactor.watch.end_reason"));
+
+        var owner = await WaitForSpanAsync(firstSpans, secondSpans, s => s.DisplayName == "WatchCart" && Tag(s, "cartactor.node") == second.AdvertisedHost && Tag(s, "cart.id") == cartId);
+        Assert.Equal(entry.TraceId, owner.TraceId);
+        Assert.Equal("local", Tag(owner, "cart.route"));
+        Assert.Equal("2", Tag(owner, "cartactor.watch.events_sent"));
+        Assert.Equal("client_left", Tag(owner, "cartactor.watch.end_reason"));
+        var relay = await WaitForSpanAsync(firstSpans, secondSpans, s => s.SpanId == owner.ParentSpanId);
+        Assert.Equal("forward WatchCart", relay.DisplayName);
+        Assert.Equal(entry.SpanId, relay.ParentSpanId);
+    }
+
+    [Fact]
+    public async Task ACartActivatedFromTheStore_HasALoadSpan_UnderTheCallThatAskedForIt_MissThenHit()
+    {
+        using var redis = new RedisServerFixture();
+        string[] traced = ["--store", redis.ConnectionString, "--traces", "otlp"];
+        var id = Carts.NewId();
+        var cartId = id.ToString(System.Globalization.CultureInfo.InvariantCulture);
+
+        // A new cart: the Apply finds nothing in the store (a miss) and creates it.
+        var writerSpans = new List<Activity>();
+        await using (var writer = await RunningNode.StartAsync(traced, b => InMemory(b, writerSpans)))
+        {
+            await writer.Client.ApplyAsync(Carts.Apply(id, Carts.Item("kept")), deadline: GrpcTestExtensions.Deadline()).WithTimeout();
+            var apply = await WaitForSpanAsync(writerSpans, [], s => s.DisplayName == "Apply" && Tag(s, "cart.id") == cartId);
+            var miss = await WaitForSpanAsync(writerSpans, [], s => s.DisplayName == "cart.store.load" && s.ParentSpanId == apply.SpanId);
+            Assert.Equal(apply.TraceId, miss.TraceId);
+            Assert.Equal(false, miss.GetTagItem("cartactor.store.hit"));
+            Assert.Equal("redis", Tag(miss, "cartactor.store"));
+            Assert.Equal(cartId, Tag(miss, "cart.id"));
+            Assert.Equal(CartActor.Diagnostics.CartTracing.SourceName, miss.Source.Name);
+        }
+
+        // A fresh node on the same store: the Get activates the cart from its record (a hit).
+        var readerSpans = new List<Activity>();
+        await using var reader = await RunningNode.StartAsync(traced, b => InMemory(b, readerSpans));
+        var got = await reader.Client.GetAsync(new GetRequest { Id = id }, deadline: GrpcTestExtensions.Deadline()).WithTimeout();
+        Assert.Equal("kept", Assert.Single(Carts.State(got).Items).Sku);
+
+        var get = await WaitForSpanAsync(readerSpans, [], s => s.DisplayName == "Get" && Tag(s, "cart.id") == cartId);
+        var hit = await WaitForSpanAsync(readerSpans, [], s => s.DisplayName == "cart.store.load" && s.ParentSpanId == get.SpanId);
+        Assert.Equal(get.TraceId, hit.TraceId);
+        Assert.Equal(true, hit.GetTagItem("cartactor.store.hit"));
+        Assert.Equal("redis", Tag(hit, "db.system"));
+        Assert.Equal(ActivityStatusCode.Unset, hit.Status);
     }
 
     [Fact]
@@ -128,6 +211,12 @@ public sealed class TracingTests
         string.Join(", ", spans.Select(s => $"{s.DisplayName}[{s.SpanId}<-{s.ParentSpanId} {string.Join(' ', s.TagObjects.Select(t => t.Key + "=" + t.Value))}]"));
 
     private static string? Tag(Activity span, string name) => span.GetTagItem(name)?.ToString();
+
+    private static async Task<CartState> NextAsync(AsyncServerStreamingCall<CartState> call)
+    {
+        Assert.True(await call.ResponseStream.MoveNext(CancellationToken.None).WaitAsync(TestTimeouts.Default), "the stream ended");
+        return call.ResponseStream.Current;
+    }
 
     private static async Task<Activity> WaitForSpanAsync(List<Activity> first, List<Activity> second, Func<Activity, bool> match)
     {

@@ -28,10 +28,11 @@ internal sealed partial class MailboxShard
 
     public bool IsActive(ulong cartId) => _grains.ContainsKey(cartId);
 
-    internal ApplyOutcome ApplyNow(ulong cartId, IReadOnlyList<Any> mutations, string? idempotencyKey)
+    /// <param name="caller">The span the Apply was called under (default when untraced): the parent of a store load.</param>
+    internal ApplyOutcome ApplyNow(ulong cartId, IReadOnlyList<Any> mutations, string? idempotencyKey, ActivityContext caller)
     {
         var now = _context.Time.GetTimestamp();
-        var grain = GetOrActivate(cartId, now);
+        var grain = GetOrActivate(cartId, now, caller);
         grain.Touch(now);
         MoveToFront(grain, now);
         var outcome = grain.Apply(mutations, idempotencyKey, _context);
@@ -44,14 +45,14 @@ internal sealed partial class MailboxShard
     }
 
     /// <summary>A read of a cart that is not live: load it from the store (activating it) or answer empty.</summary>
-    internal CartStateLease LeaseForRead(ulong cartId)
+    internal CartStateLease LeaseForRead(ulong cartId, ActivityContext caller)
     {
         if (_grains.TryGetValue(cartId, out var live) && live.TryLease(out var lease))
         {
             return lease;
         }
 
-        var record = LoadRecord(cartId);
+        var record = LoadRecord(cartId, caller);
         if (record is null)
         {
             return new CartStateLease(PackedState.Pack(new CartState { Id = cartId, Currency = _context.Options.Currency }));
@@ -121,14 +122,14 @@ internal sealed partial class MailboxShard
         return evicted;
     }
 
-    private CartGrain GetOrActivate(ulong cartId, long now)
+    private CartGrain GetOrActivate(ulong cartId, long now, ActivityContext caller)
     {
         if (_grains.TryGetValue(cartId, out var grain))
         {
             return grain;
         }
 
-        var record = LoadRecord(cartId);
+        var record = LoadRecord(cartId, caller);
         return record is null
             ? Activate(cartId, CartModel.CreateEmpty(cartId, _context.Options.Currency), now, persistedVersion: 0)
             : Activate(cartId, new CartModel(record), now, record.State.Version);
@@ -149,7 +150,7 @@ internal sealed partial class MailboxShard
         return grain;
     }
 
-    private CartRecord? LoadRecord(ulong cartId)
+    private CartRecord? LoadRecord(ulong cartId, ActivityContext caller)
     {
         var store = _context.Store;
         if (store is null)
@@ -157,6 +158,27 @@ internal sealed partial class MailboxShard
             return null;
         }
 
+        var span = Diagnostics.CartTracing.StartStoreLoad(store.Name, cartId, caller);
+        if (span is null)
+        {
+            return LoadRecord(store, cartId);
+        }
+
+        try
+        {
+            var record = LoadRecord(store, cartId);
+            Diagnostics.CartTracing.EndStoreLoad(span, hit: record is not null, failure: null);
+            return record;
+        }
+        catch (Exception ex)
+        {
+            Diagnostics.CartTracing.EndStoreLoad(span, hit: false, ex);
+            throw;
+        }
+    }
+
+    private static CartRecord? LoadRecord(ICartStore store, ulong cartId)
+    {
         CartRecord? record;
         try
         {

@@ -48,7 +48,8 @@ internal sealed partial class MailboxShard : IThreadPoolWorkItem
                 ApplyOutcome outcome;
                 try
                 {
-                    outcome = ApplyNow(cartId, mutations, idempotencyKey);
+                    // No store here, so nothing is loaded: no caller span to pass.
+                    outcome = ApplyNow(cartId, mutations, idempotencyKey, caller: default);
                 }
                 finally
                 {

@@ -52,7 +52,7 @@ internal sealed class ApplyWork : ShardWork, IValueTaskSource<ApplyOutcome>
         ApplyOutcome outcome;
         try
         {
-            outcome = shard.ApplyNow(_cartId, _mutations!, _idempotencyKey);
+            outcome = shard.ApplyNow(_cartId, _mutations!, _idempotencyKey, _caller);
         }
         catch (Exception ex)
         {

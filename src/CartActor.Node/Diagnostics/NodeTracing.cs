@@ -9,7 +9,8 @@ namespace CartActor.Node.Diagnostics;
 
 /// <summary>
 /// The node's spans (ActivitySource "CartActor.Node"): one server span per Apply and Get with the cart, its owner
-/// and whether this node served it or forwarded it, and a client span around each forward whose W3C context
+/// and whether this node served it or forwarded it, one per WatchCart stream (events sent, why it ended), and a
+/// client span around each forward (a relayed watch included) whose W3C context
 /// travels in the forwarded call's traceparent header, so the owner's span (and its store write, source
 /// "CartActor") join the entry node's trace. Off unless a listener is registered (--traces otlp): callers check
 /// <see cref="IsOn"/> first and take the untraced path, which reads no header, builds no tag and allocates nothing.
@@ -32,7 +33,67 @@ internal static class NodeTracing
     /// (ASP.NET's request span, when something listens to it), else the caller's traceparent header (a forwarding
     /// peer, or a traced client), else none.
     /// </summary>
-    public static Activity? StartCall(string rpc, ulong cartId, HttpContext http, string self)
+    public static Activity? StartCall(string rpc, ulong cartId, HttpContext http, string self) =>
+        StartServer(rpc, "control_plane_messages.ControlPlane", cartId, http, self);
+
+    /// <summary>
+    /// Starts the server span of one WatchCart stream, parented as <see cref="StartCall"/> (only call when
+    /// <see cref="IsOn"/>, from the async method the span covers). <see cref="EndWatch"/> ends it.
+    /// </summary>
+    public static Activity? StartWatch(ulong cartId, HttpContext http, string self) =>
+        StartServer(WatchCart, "cartactor.cart.v1.CartService", cartId, http, self);
+
+    /// <summary>
+    /// Names why the current watch ends (the cart moved, the owner's stream ended...), at the place that decides
+    /// it; <see cref="EndWatch"/> fills in the reason when nobody named one. No-op when untraced.
+    /// </summary>
+    public static void WatchEnding(string reason)
+    {
+        if (!IsOn)
+        {
+            return;
+        }
+
+        // The watch's span, or the parent of a relayed watch's forward span.
+        for (var span = Activity.Current; span is not null; span = span.Parent)
+        {
+            if (ReferenceEquals(span.Source, Source) && span.OperationName == WatchCart)
+            {
+                span.SetTag(WatchEndReason, reason);
+                return;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Ends a watch's span with the states it sent and why it ended: the reason named by <see cref="WatchEnding"/>,
+    /// else "client_left" (the caller cancelled or went away), "completed" (the stream ended normally) or "error".
+    /// </summary>
+    public static void EndWatch(Activity? activity, long sent, bool clientLeft, Exception? failure)
+    {
+        if (activity is null)
+        {
+            return;
+        }
+
+        activity.SetTag("cartactor.watch.events_sent", sent);
+        if (activity.GetTagItem(WatchEndReason) is null)
+        {
+            activity.SetTag(WatchEndReason, clientLeft ? "client_left" : failure is null ? "completed" : "error");
+        }
+
+        if (failure is not null && !clientLeft)
+        {
+            Failed(activity, failure);
+        }
+
+        activity.Dispose();
+    }
+
+    private const string WatchCart = "WatchCart";
+    private const string WatchEndReason = "cartactor.watch.end_reason";
+
+    private static Activity? StartServer(string rpc, string service, ulong cartId, HttpContext http, string self)
     {
         Activity? activity;
         if (Activity.Current is { Recorded: true, Source.Name.Length: > 0 })
@@ -51,7 +112,7 @@ internal static class NodeTracing
         if (activity is { IsAllDataRequested: true })
         {
             activity.SetTag("rpc.system", "grpc")
-                .SetTag("rpc.service", "control_plane_messages.ControlPlane")
+                .SetTag("rpc.service", service)
                 .SetTag("rpc.method", rpc)
                 .SetTag("cart.id", cartId.ToString(CultureInfo.InvariantCulture))
                 .SetTag("cartactor.node", self);

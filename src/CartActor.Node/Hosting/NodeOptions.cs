@@ -116,7 +116,7 @@ public sealed class NodeOptions
     public int MaxKnownHosts { get; set; } = 1024;
 
     /// <summary>
-    /// Traces: "off", or "otlp" (a span per Apply and Get, per forward and per store write, exported by the OTLP
+    /// Traces: "off", or "otlp" (a span per Apply, Get and WatchCart, per forward and per store load and write, exported by the OTLP
     /// exporter, which the standard OTEL_EXPORTER_OTLP_* variables configure). Default off.
     /// </summary>
     public string Traces { get; set; } = "off";

@@ -7,8 +7,8 @@ namespace CartActor.Node.Hosting;
 
 /// <summary>
 /// Traces, off by default. `--traces otlp` (Node:Traces) registers OpenTelemetry's tracer provider for the node's
-/// two sources (CartActor.Node: Apply, Get, forwards; CartActor: store writes) with the OTLP exporter, which reads
-/// the standard variables itself (OTEL_EXPORTER_OTLP_ENDPOINT, _PROTOCOL, _HEADERS, OTEL_EXPORTER_OTLP_TRACES_*).
+/// two sources (CartActor.Node: Apply, Get, WatchCart, forwards; CartActor: store loads and writes) with the OTLP
+/// exporter, which reads the standard variables itself (OTEL_EXPORTER_OTLP_ENDPOINT, _PROTOCOL, _HEADERS, OTEL_EXPORTER_OTLP_TRACES_*).
 /// An OTEL_* variable alone does not turn traces on: a pod that inherits a collector's address for other
 /// programs must not start exporting, so the switch is this one setting. Off, nothing listens to the sources
 /// and the request path takes its untraced branch (NodeTracing.IsOn).

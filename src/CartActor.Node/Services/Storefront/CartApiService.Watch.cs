@@ -1,5 +1,6 @@
 using CartActor.Cart.Messages;
 using CartActor.Cart.V1;
+using CartActor.Node.Diagnostics;
 using CartActor.Node.Forwarding;
 using CartActor.Ownership;
 using Grpc.Core;
@@ -11,14 +12,17 @@ namespace CartActor.Node.Services.Storefront;
 /// a relayed watch is never relayed again). The stream sends the current state, then each new version it sees:
 /// a change only wakes the watcher, which re-reads the cart, so a slow reader skips to the latest version and
 /// nothing queues. When the cart is no longer this node's (the ring moved it), the stream ends with
-/// UNAVAILABLE and the client resubscribes, through any node.
+/// UNAVAILABLE and the client resubscribes, through any node. Traced watches: CartApiService.WatchTracing.cs.
 /// </summary>
 internal sealed partial class CartApiService
 {
     /// <summary>How often an idle watch re-checks ownership, besides being woken by changes and evictions.</summary>
     private static readonly TimeSpan OwnershipRecheck = TimeSpan.FromSeconds(1);
 
-    public override async Task WatchCart(WatchCartRequest request, IServerStreamWriter<CartState> responseStream, ServerCallContext context)
+    public override Task WatchCart(WatchCartRequest request, IServerStreamWriter<CartState> responseStream, ServerCallContext context) =>
+        NodeTracing.IsOn ? WatchTracedAsync(request, responseStream, context) : WatchAsync(request, responseStream, context);
+
+    private async Task WatchAsync(WatchCartRequest request, IServerStreamWriter<CartState> responseStream, ServerCallContext context)
     {
         if (request.CartId == 0)
         {
@@ -26,6 +30,7 @@ internal sealed partial class CartApiService
         }
 
         var lookup = view.Map.Lookup(request.CartId);
+        NodeTracing.Routed(lookup);
         if (lookup.Kind != OwnerKind.Local)
         {
             await RelayAsync(request, lookup, responseStream, context).ConfigureAwait(false);
@@ -34,7 +39,7 @@ internal sealed partial class CartApiService
 
         var feed = runtime.Changes ?? throw new RpcException(new Status(StatusCode.Unimplemented, "this node keeps no change feed"));
         using var subscription = feed.TrySubscribe(request.CartId, out var refusal)
-            ?? throw new RpcException(new Status(StatusCode.ResourceExhausted, refusal!));
+            ?? throw Refused(refusal!);
         var sent = false;
         ulong last = 0;
         var token = context.CancellationToken;
@@ -79,7 +84,14 @@ internal sealed partial class CartApiService
         }
 
         var client = new CartService.CartServiceClient(peers.InvokerFor(lookup.Owner));
-        using var call = client.WatchCart(request, ForwardingHeaders.For(lookup.Ring), cancellationToken: context.CancellationToken);
+        var headers = ForwardingHeaders.For(lookup.Ring);
+        using var forward = NodeTracing.StartForward(nameof(WatchCart), lookup.Owner);
+        if (forward is not null)
+        {
+            NodeTracing.Inject(forward, headers);
+        }
+
+        using var call = client.WatchCart(request, headers, cancellationToken: context.CancellationToken);
         try
         {
             while (await call.ResponseStream.MoveNext(context.CancellationToken).ConfigureAwait(false))
@@ -90,12 +102,23 @@ internal sealed partial class CartApiService
         catch (RpcException ex) when (!context.CancellationToken.IsCancellationRequested && ex.StatusCode is not (StatusCode.InvalidArgument or StatusCode.ResourceExhausted))
         {
             // The owner's stream ended (the cart moved, the owner stopped or is unreachable): the client resubscribes.
+            NodeTracing.Failed(forward, ex);
+            NodeTracing.WatchEnding("owner_stream_ended");
             throw new RpcException(new Status(StatusCode.Unavailable, $"the watch of cart {request.CartId} on {lookup.Owner} ended ({ex.StatusCode}: {ex.Status.Detail}); resubscribe"));
         }
     }
 
-    private static RpcException Moved(ulong cartId, OwnerLookup lookup) =>
-        new(new Status(StatusCode.Unavailable, lookup.Kind == OwnerKind.Remote
+    private static RpcException Moved(ulong cartId, OwnerLookup lookup)
+    {
+        NodeTracing.WatchEnding("moved");
+        return new(new Status(StatusCode.Unavailable, lookup.Kind == OwnerKind.Remote
             ? $"cart {cartId} is now served by {lookup.Owner}; resubscribe"
             : $"cart {cartId} has no serving node in this node's view; resubscribe"));
+    }
+
+    private static RpcException Refused(string refusal)
+    {
+        NodeTracing.WatchEnding("refused");
+        return new(new Status(StatusCode.ResourceExhausted, refusal));
+    }
 }
