@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Buffers.Binary;
 using System.IO.Pipelines;
 using System.Text;
@@ -25,11 +24,12 @@ internal static class CartReplies
     /// <summary>A CartState reply: the packed state, length-prefixed.</summary>
     public static void WriteCartState(PipeWriter writer, ReadOnlySpan<byte> state)
     {
-        var header = writer.GetSpan(GrpcWire.HeaderSize);
-        header[0] = 0;
-        BinaryPrimitives.WriteUInt32BigEndian(header[1..], (uint)state.Length);
-        writer.Advance(GrpcWire.HeaderSize);
-        writer.Write(state);
+        // One GetSpan/Advance for the whole frame (see GrpcResponse: each takes the stream's output lock).
+        var frame = writer.GetSpan(GrpcWire.HeaderSize + state.Length);
+        frame[0] = 0;
+        BinaryPrimitives.WriteUInt32BigEndian(frame[1..], (uint)state.Length);
+        state.CopyTo(frame[GrpcWire.HeaderSize..]);
+        writer.Advance(GrpcWire.HeaderSize + state.Length);
     }
 
     /// <summary>
@@ -46,35 +46,32 @@ internal static class CartReplies
             size += 1 + CodedOutputStream.ComputeLengthSize(outcome) + outcome;
         }
 
-        var header = writer.GetSpan(GrpcWire.HeaderSize + 6);
-        header[0] = 0;
-        BinaryPrimitives.WriteUInt32BigEndian(header[1..], (uint)size);
-        var written = GrpcWire.HeaderSize;
-        header[written++] = Field1;
-        written += WriteVarint(header[written..], (uint)state.Length);
-        writer.Advance(written);
-        writer.Write(state);
-
+        // The whole frame in one span (see WriteCartState).
+        var frame = writer.GetSpan(GrpcWire.HeaderSize + size);
+        frame[0] = 0;
+        BinaryPrimitives.WriteUInt32BigEndian(frame[1..], (uint)size);
+        var at = GrpcWire.HeaderSize;
+        frame[at++] = Field1;
+        at += WriteVarint(frame[at..], (uint)state.Length);
+        state.CopyTo(frame[at..]);
+        at += state.Length;
         for (var i = skip; i < mutations.Count; i++)
         {
             var mutation = mutations[i];
-            var outcome = OutcomeSize(mutation);
-            var span = writer.GetSpan(1 + 5 + outcome);
-            var at = 0;
-            span[at++] = Field2;
-            at += WriteVarint(span[at..], (uint)outcome);
+            frame[at++] = Field2;
+            at += WriteVarint(frame[at..], (uint)OutcomeSize(mutation));
             if (mutation.Type.Length > 0)
             {
-                at += WriteString(span[at..], Field1, mutation.Type);
+                at += WriteString(frame[at..], Field1, mutation.Type);
             }
 
             if (mutation.HasError)
             {
-                at += WriteString(span[at..], Field2, mutation.Error);
+                at += WriteString(frame[at..], Field2, mutation.Error);
             }
-
-            writer.Advance(at);
         }
+
+        writer.Advance(at);
     }
 
     /// <summary>CartState.version read from the packed bytes (0 when absent, as proto3 reads it); no message is built.</summary>

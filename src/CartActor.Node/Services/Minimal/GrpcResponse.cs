@@ -38,14 +38,19 @@ internal static class GrpcResponse
         destination[GrpcWire.MessageTrailer] = string.IsNullOrEmpty(status.Detail) ? default : GrpcWire.PercentEncode(status.Detail);
     }
 
+    // Each reply is written with one GetSpan and one Advance of its whole frame: every GetSpan/Advance on Kestrel's
+    // HTTP/2 response pipe takes the stream's output lock, and protobuf writing to the pipe as an IBufferWriter asks
+    // for a fresh span again and again (a profile at 64 streams showed those locks contended). A frame larger than
+    // a pool block comes from the array pool (System.IO.Pipelines), as before.
+
     public static void WriteMessage(System.IO.Pipelines.PipeWriter writer, IMessage message)
     {
         var size = message.CalculateSize();
-        var header = writer.GetSpan(GrpcWire.HeaderSize);
-        header[0] = 0;
-        BinaryPrimitives.WriteUInt32BigEndian(header[1..], (uint)size);
-        writer.Advance(GrpcWire.HeaderSize);
-        message.WriteTo(writer);
+        var frame = writer.GetSpan(GrpcWire.HeaderSize + size);
+        frame[0] = 0;
+        BinaryPrimitives.WriteUInt32BigEndian(frame[1..], (uint)size);
+        message.WriteTo(frame.Slice(GrpcWire.HeaderSize, size));
+        writer.Advance(GrpcWire.HeaderSize + size);
     }
 
     /// <summary>GetReply { grain = state } written field by field: the packed state is copied once and no GetReply is built.</summary>
@@ -53,9 +58,9 @@ internal static class GrpcResponse
     {
         var stateSize = state?.CalculateSize() ?? 0;
         var size = state is null ? 0 : 1 + CodedOutputStream.ComputeLengthSize(stateSize) + stateSize;
-        var header = writer.GetSpan(GrpcWire.HeaderSize + 6);
-        header[0] = 0;
-        BinaryPrimitives.WriteUInt32BigEndian(header[1..], (uint)size);
+        var frame = writer.GetSpan(GrpcWire.HeaderSize + size);
+        frame[0] = 0;
+        BinaryPrimitives.WriteUInt32BigEndian(frame[1..], (uint)size);
         if (state is null)
         {
             writer.Advance(GrpcWire.HeaderSize);
@@ -64,16 +69,16 @@ internal static class GrpcResponse
 
         // Field 1, length-delimited (tag 0x0a), then the state's length as a varint.
         var written = GrpcWire.HeaderSize;
-        header[written++] = 0x0a;
+        frame[written++] = 0x0a;
         var length = (uint)stateSize;
         while (length >= 0x80)
         {
-            header[written++] = (byte)(length | 0x80);
+            frame[written++] = (byte)(length | 0x80);
             length >>= 7;
         }
 
-        header[written++] = (byte)length;
-        writer.Advance(written);
-        state.WriteTo(writer);
+        frame[written++] = (byte)length;
+        state.WriteTo(frame.Slice(written, stateSize));
+        writer.Advance(written + stateSize);
     }
 }
