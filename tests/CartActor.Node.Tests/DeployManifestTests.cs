@@ -139,6 +139,48 @@ public sealed class DeployManifestTests
         Assert.Equal(user, Text(At(Deployment, "spec.template.spec.securityContext.runAsUser")));
     }
 
+    [Fact]
+    public void TheImageRestoresEveryProjectTheNodeIsBuiltFrom()
+    {
+        // The build stage restores from the project files alone (a layer that survives source edits), then publishes
+        // with --no-restore: a project the node references but the stage does not copy first fails the image build.
+        var lines = File.ReadAllLines(RepositoryFiles.PathOf("deploy", "Dockerfile")).Select(l => l.Trim()).ToList();
+        var restore = lines.FindIndex(l => l.StartsWith("RUN dotnet restore ", StringComparison.Ordinal));
+        Assert.True(restore > 0, "the build stage restores before it copies the sources");
+        var copied = lines.Take(restore)
+            .Where(l => l.StartsWith("COPY ", StringComparison.Ordinal))
+            .Select(l => l.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1])
+            .ToHashSet(StringComparer.Ordinal);
+
+        var projects = ProjectsBehind("src/CartActor.Node/CartActor.Node.csproj");
+
+        Assert.Contains("src/CartActor.Contracts/CartActor.Contracts.csproj", projects);
+        Assert.All(projects, project => Assert.Contains(project, copied));
+    }
+
+    /// <summary>The project and every project it references, directly or not, as paths from the repository root.</summary>
+    private static SortedSet<string> ProjectsBehind(string project)
+    {
+        var found = new SortedSet<string>(StringComparer.Ordinal);
+        var pending = new Stack<string>([project]);
+        while (pending.TryPop(out var next))
+        {
+            if (!found.Add(next))
+            {
+                continue;
+            }
+
+            var file = RepositoryFiles.PathOf(next.Split('/'));
+            foreach (var reference in System.Xml.Linq.XDocument.Load(file).Descendants("ProjectReference"))
+            {
+                var full = Path.GetFullPath(Path.Combine(Path.GetDirectoryName(file)!, (string)reference.Attribute("Include")!));
+                pending.Push(Path.GetRelativePath(RepositoryFiles.Root, full).Replace('\\', '/'));
+            }
+        }
+
+        return found;
+    }
+
     private static int Port(string key, int defaultValue) => Settings[key] is { } value ? int.Parse(value, System.Globalization.CultureInfo.InvariantCulture) : defaultValue;
 
     private static TimeSpan Duration(string key, TimeSpan defaultValue) =>
