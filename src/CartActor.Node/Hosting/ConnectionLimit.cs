@@ -3,7 +3,7 @@ using System.Globalization;
 namespace CartActor.Node.Hosting;
 
 /// <summary>
-/// The connection cap (Kestrel's MaxConcurrentConnections, which it applies to each endpoint). Past the
+/// The size of the connection cap of each endpoint (enforced by <see cref="ConnectionCap"/>). Past the
 /// open-file limit a process cannot accept, open a store file or dial a peer, and the runtime aborts
 /// ("Out of memory."); so by default the cap leaves room below the soft limit the node sees at start:
 /// (limit - 256 reserved for the store, peers and the runtime) / 2 per endpoint, at least 16.

@@ -288,8 +288,9 @@ public static class NodeHost
     {
         kestrel.AddServerHeader = false;
         kestrel.Limits.Http2.MaxStreamsPerConnection = options.MaxStreamsPerConnection;
-        // Beyond the cap Kestrel closes new connections at once and keeps serving the open ones.
-        kestrel.Limits.MaxConcurrentConnections = ConnectionLimit.Effective(options.MaxConnections);
+        // The connection cap is ConnectionCap on each endpoint, not Kestrel's (which closes refused gRPC
+        // connections before a client can see a status): beyond it new connections are refused, the open ones keep serving.
+        var connectionCap = ConnectionLimit.Effective(options.MaxConnections);
         if (!BindAddress.TryParse(options.Bind, out var bind))
         {
             throw new NodeConfigurationException($"Node:Bind (--bind) '{options.Bind}' is not an IP address, 'localhost' or '*'");
@@ -304,8 +305,14 @@ public static class NodeHost
             {
                 l.UseHttps(tls.ConfigureServer);
             }
+
+            l.Use(new ConnectionCap(connectionCap, answerGrpc: true).Wrap);
         });
-        Listen(kestrel, bind, options.HttpPort, l => l.Protocols = HttpProtocols.Http1);
+        Listen(kestrel, bind, options.HttpPort, l =>
+        {
+            l.Protocols = HttpProtocols.Http1;
+            l.Use(new ConnectionCap(connectionCap, answerGrpc: false).Wrap);
+        });
     }
 
     private static void Listen(KestrelServerOptions kestrel, BindAddress bind, int port, Action<ListenOptions> configure)
