@@ -118,6 +118,10 @@ internal sealed class RocksDbCommitter : IDisposable
             if (_queue.IsEmpty && Volatile.Read(ref _stopping) == 0)
             {
                 _wake.Wait();
+
+                // Woken by the first batch after a sync, this thread would take it alone: the other shards' batches
+                // are still in their continuations on the pool, often on the same core. One yield lets them queue too.
+                Thread.Yield();
             }
 
             Interlocked.Exchange(ref _sleeping, 0);
