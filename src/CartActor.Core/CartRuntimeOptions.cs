@@ -12,6 +12,13 @@ public sealed class CartRuntimeOptions
     /// <summary>Queued items one shard runs in a row before it yields its thread.</summary>
     public int ShardWorkBudget { get; set; } = 64;
 
+    /// <summary>
+    /// Store writes one shard keeps in flight (pipelined write-through): the next pass applies in memory while
+    /// earlier passes' writes are on their way; answers still wait for their own and every earlier write.
+    /// 1 writes pass after pass, as before. Default 4.
+    /// </summary>
+    public int MaxWritesInFlightPerShard { get; set; } = 4;
+
     /// <summary>A cart untouched for this long is evicted from memory.</summary>
     public TimeSpan IdleTtl { get; set; } = TimeSpan.FromMinutes(30);
 
@@ -49,6 +56,7 @@ public sealed class CartRuntimeOptions
         if (ShardCount is < 1 or > 4096) return $"ShardCount must be 1..4096 (was {ShardCount})";
         if (MaxQueueDepthPerShard is < 1 or > 1_000_000) return $"MaxQueueDepthPerShard must be 1..1000000 (was {MaxQueueDepthPerShard})";
         if (ShardWorkBudget < 1) return $"ShardWorkBudget must be at least 1 (was {ShardWorkBudget})";
+        if (MaxWritesInFlightPerShard is < 1 or > 64) return $"MaxWritesInFlightPerShard must be 1..64 (was {MaxWritesInFlightPerShard})";
         if (IdleTtl <= TimeSpan.Zero) return $"IdleTtl must be positive (was {IdleTtl})";
         if (SweepInterval <= TimeSpan.Zero) return $"SweepInterval must be positive (was {SweepInterval})";
         if (MaxActiveCarts < 1) return $"MaxActiveCarts must be at least 1 (was {MaxActiveCarts})";

@@ -9,6 +9,8 @@ public sealed class RuntimeOptionsTests
         { "ShardCount", o => o.ShardCount = 4097 },
         { "MaxQueueDepthPerShard", o => o.MaxQueueDepthPerShard = 0 },
         { "ShardWorkBudget", o => o.ShardWorkBudget = 0 },
+        { "MaxWritesInFlightPerShard", o => o.MaxWritesInFlightPerShard = 0 },
+        { "MaxWritesInFlightPerShard", o => o.MaxWritesInFlightPerShard = 65 },
         { "IdleTtl", o => o.IdleTtl = TimeSpan.Zero },
         { "SweepInterval", o => o.SweepInterval = TimeSpan.FromSeconds(-1) },
         { "MaxActiveCarts", o => o.MaxActiveCarts = 0 },

@@ -36,7 +36,7 @@ internal sealed partial class MailboxShard
         grain.Touch(now);
         MoveToFront(grain, now);
         var outcome = grain.Apply(mutations, idempotencyKey, _context);
-        if (_context.Store is not null && grain.Version != grain.PersistedVersion)
+        if (_context.Store is not null && grain.Version != grain.WrittenVersion)
         {
             _dirty[cartId] = grain;
         }

@@ -7,20 +7,37 @@ using CartActor.Persistence;
 namespace CartActor.Mailboxes;
 
 /// <summary>
-/// Write-through (only with a store): every cart a pass changed is written as one batch before the Applies
-/// of that pass are answered. A write that loses its compare-and-set (another node wrote the cart meanwhile)
-/// is not the caller's problem: the cart is dropped, reloaded and the waiting batches re-applied on the
-/// stored state, at most <see cref="MaxConflictRetries"/> times, then ABORTED.
+/// Write-through (only with a store), pipelined: every cart a pass changed goes out as one batch, and the
+/// next pass applies in memory while that write is in flight, up to
+/// <see cref="CartRuntimeOptions.MaxWritesInFlightPerShard"/> writes. Passes settle strictly in issue order:
+/// an Apply is answered only after its own write and every earlier write of the shard landed. A write that
+/// fails (unknown outcome) fails every later pass too, with the same retryable error, and drops the carts
+/// they touched. A write that loses its compare-and-set (another node wrote the cart meanwhile) is not the
+/// caller's problem: the cart is dropped, and once every later write of it has settled (they lose too: they
+/// are chained on the lost one) its batches are re-applied in their original order on a fresh load, at most
+/// <see cref="MaxConflictRetries"/> times, then ABORTED.
+/// A Get or WatchCart may see a state whose write is still in flight, as it could before pipelining (the
+/// shard publishes a state when it applies it); an Apply's answer never does.
 /// </summary>
 internal sealed partial class MailboxShard
 {
     /// <summary>Re-applies of one batch after lost compare-and-sets before the caller gets Conflict (ABORTED).</summary>
     internal const int MaxConflictRetries = 3;
 
-    // Carts changed in this pass, the Applies whose answers wait for the write, and the batch being written.
+    // The pass being built: carts it changed and the Applies whose answers wait for its write (or for earlier writes).
     private readonly Dictionary<ulong, CartGrain> _dirty = new();
-    private readonly List<(ApplyWork Work, ApplyOutcome Outcome)> _unacknowledged = new();
-    private readonly List<CartWrite> _writes = new();
+    private List<(ApplyWork Work, ApplyOutcome Outcome)> _unacknowledged = new();
+
+    // Issued passes in issue order: a ring of reusable passes, created on first use.
+    private WritePass?[] _inFlight = [];
+    private int _inFlightHead;
+    private int _inFlightCount;
+
+    // Recovery after a failed or conflicted write: no new work and no new write until every write issued
+    // before it settled; then the pass built meanwhile is failed or re-applied, and _reapply runs in order.
+    private bool _recovering;
+    private Exception? _poison;
+    private readonly HashSet<ulong> _rolledBack = new();
     private readonly List<ApplyWork> _reapply = new();
 
     // The spans of the Applies a traced write acknowledges; created on the first traced write.
@@ -29,10 +46,18 @@ internal sealed partial class MailboxShard
     // Set while a pass waits at the back of the thread pool for its write (shard-only).
     private bool _flushDeferred;
 
-    /// <summary>Answers an Apply now, or after this pass's write when its cart has an unwritten change.</summary>
+    internal long Now() => _context.Time.GetTimestamp();
+
+    private bool HasPassToIssue => _dirty.Count > 0 || _unacknowledged.Count > 0;
+
+    /// <summary>
+    /// Answers an Apply now, or with the pass being built: when its cart has an unwritten change, or when any
+    /// write of the shard is still in flight (its answer may show that write's state, and an answer waits for
+    /// every earlier write).
+    /// </summary>
     internal void Acknowledge(ApplyWork work, ApplyOutcome outcome)
     {
-        if (_dirty.ContainsKey(work.CartId))
+        if (_inFlightCount > 0 || _dirty.ContainsKey(work.CartId))
         {
             _unacknowledged.Add((work, outcome));
         }
@@ -41,6 +66,40 @@ internal sealed partial class MailboxShard
             work.Succeed(outcome);
         }
     }
+
+    /// <summary>
+    /// Whether <paramref name="work"/> must wait for the writes in flight before it runs: while recovering; when
+    /// the ring is full and a pass is already built (back-pressure: the queue fills and refuses, as before
+    /// pipelining); and for anything that may load a cart or drop one (an Apply of a cart that is not live, control
+    /// work such as sweeps, hand-offs and shutdown), so a load never reads a record older than a write in flight.
+    /// </summary>
+    private bool MustWaitForWrites(ShardWork work)
+    {
+        if (_inFlightCount == 0)
+        {
+            return false;
+        }
+
+        if (_recovering || (_inFlightCount == _maxWritesInFlight && HasPassToIssue))
+        {
+            return true;
+        }
+
+        return work is not ApplyWork apply || !_grains.ContainsKey(apply.CartId);
+    }
+
+    /// <summary>Called off the shard when a write lands: takes the shard if it is idle to settle the pass.</summary>
+    internal void WakeForLanding()
+    {
+        // Pairs with the run loop's exchange to Idle and its re-check of the landed head: one of the two sees the other.
+        if (Interlocked.CompareExchange(ref _state, Busy, Idle) == Idle)
+        {
+            ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
+        }
+    }
+
+    /// <summary>True when the oldest write in flight has landed (read after the shard went idle: its fields are stable then).</summary>
+    private bool HeadLanded() => _inFlightCount > 0 && _inFlight[_inFlightHead]!.IsLanded;
 
     /// <summary>
     /// Group commit: when other work is waiting for the thread pool (requests already received, most of them
@@ -66,88 +125,186 @@ internal sealed partial class MailboxShard
     }
 
     /// <summary>
-    /// Writes every cart this pass changed as one batch, then answers the Applies that waited for it. A
-    /// failed write acknowledges nothing: the changed carts are dropped from memory (their stored record
-    /// is still the last acknowledged state, or the write landed after all: the outcome is unknown) and
-    /// their callers get a retryable error; a caller that retries with the same idempotency key is applied
-    /// exactly once either way. Conflicted batches are re-applied on a fresh load. Never throws.
+    /// Issues the pass built so far as one write (the caller checked there is room in the ring). A pass with
+    /// nothing to write (only answers waiting behind earlier writes) takes a slot too, and lands at once, so it
+    /// settles in order. Never throws: a store that throws lands the pass as failed.
     /// </summary>
-    private async ValueTask FlushAsync()
+    private void IssuePass()
     {
-        var store = _context.Store!;
-        _writes.Clear();
-        foreach (var grain in _dirty.Values)
+        if (_inFlight.Length == 0)
         {
-            _writes.Add(new CartWrite(grain.Id, grain.Record, grain.PersistedVersion, grain.WriterTag));
+            _inFlight = new WritePass?[_maxWritesInFlight];
         }
 
-        IReadOnlyCollection<ulong> conflicts;
-        Exception? failure = null;
-        var span = CartTracing.Source.HasListeners() ? StartWriteSpan(store.Name) : null;
-        var started = _context.Time.GetTimestamp();
+        var slot = (_inFlightHead + _inFlightCount) % _inFlight.Length;
+        var pass = _inFlight[slot] ??= new WritePass(this);
+        foreach (var grain in _dirty.Values)
+        {
+            // Chained on this copy's own write still in flight: the store must find that write, tag and all.
+            var chained = grain.WrittenVersion != grain.PersistedVersion;
+            pass.Writes.Add(new CartWrite(grain.Id, grain.Record, grain.WrittenVersion, grain.WriterTag, chained ? grain.WriterTag : 0));
+            pass.Carts.Add((grain, grain.Version));
+            grain.WrittenVersion = grain.Version;
+        }
+
+        (pass.Unacknowledged, _unacknowledged) = (_unacknowledged, pass.Unacknowledged);
+        _dirty.Clear();
+        _inFlightCount++;
+        pass.IssuedAt = Now();
+        if (pass.Writes.Count == 0)
+        {
+            pass.LandEmpty(pass.IssuedAt);
+            return;
+        }
+
+        var store = _context.Store!;
+        pass.Span = CartTracing.Source.HasListeners() ? StartWriteSpan(store.Name, pass) : null;
         try
         {
-            var write = store.WriteAsync(_writes);
-            conflicts = write.IsCompletedSuccessfully ? write.Result : await write.ConfigureAwait(false);
+            pass.Track(store.WriteAsync(pass.Writes));
         }
         catch (Exception ex)
         {
-            conflicts = [];
-            failure = new CartRuntimeException(CartRequestError.StoreUnavailable, $"the {store.Name} store did not confirm the write ({ex.Message}); nothing was acknowledged, retry with the same idempotency key", ex);
+            pass.Fail(ex, Now());
+        }
+    }
+
+    /// <summary>Settles every landed pass at the head of the ring, in issue order; finishes a recovery once the ring is empty.</summary>
+    private void SettleLandedWrites()
+    {
+        while (_inFlightCount > 0 && _inFlight[_inFlightHead]!.IsLanded)
+        {
+            var pass = _inFlight[_inFlightHead]!;
+            _inFlightHead = (_inFlightHead + 1) % _inFlight.Length;
+            _inFlightCount--;
+            Settle(pass);
+            pass.Reset();
         }
 
-        _context.Metrics.StoreWritten(store.Name, _context.Time.GetElapsedTime(started), _writes.Count, conflicts.Count, failure is not null);
-        if (span is not null)
+        if (_recovering && _inFlightCount == 0)
         {
-            CartTracing.EndStoreWrite(span, conflicts.Count, failure);
+            FinishRecovery();
         }
+    }
 
-        foreach (var grain in _dirty.Values)
+    private void Settle(WritePass pass)
+    {
+        var store = _context.Store!;
+        Exception? failure = pass.Failure is null ? null : Unconfirmed(store, pass.Failure);
+        if (pass.Writes.Count > 0)
         {
-            if (failure is null && !conflicts.Contains(grain.Id))
+            _context.Metrics.StoreWritten(store.Name, _context.Time.GetElapsedTime(pass.IssuedAt, pass.LandedAt), pass.Writes.Count, pass.Conflicts.Count, failure is not null);
+            if (pass.Span is not null)
             {
-                grain.PersistedVersion = grain.Version;
-            }
-            else if (_grains.TryGetValue(grain.Id, out var live) && ReferenceEquals(live, grain))
-            {
-                Evict(grain, EvictionReason.Rollback);
+                CartTracing.EndStoreWrite(pass.Span, pass.Conflicts.Count, failure);
             }
         }
 
-        foreach (var (work, outcome) in _unacknowledged)
+        failure = _poison ?? failure;
+        if (failure is not null)
         {
-            if (failure is not null)
+            // Unknown outcome: nothing of this pass, nor of any later one, is acknowledged. The carts are dropped
+            // (their stored record is the last acknowledged state, or the write landed after all), and a caller
+            // that retries with the same idempotency key is applied exactly once either way.
+            _poison = failure;
+            _recovering = true;
+            foreach (var (grain, _) in pass.Carts)
+            {
+                RollBack(grain);
+            }
+
+            foreach (var (work, outcome) in pass.Unacknowledged)
             {
                 outcome.Dispose();
                 work.Fail(failure);
             }
-            else if (conflicts.Contains(work.CartId))
+
+            return;
+        }
+
+        var conflicts = pass.Conflicts;
+        foreach (var (grain, version) in pass.Carts)
+        {
+            if (conflicts.Count == 0 || !conflicts.Contains(grain.Id))
             {
+                grain.PersistedVersion = version;
+            }
+            else
+            {
+                RollBack(grain);
+                _rolledBack.Add(grain.Id);
+                _recovering = true;
+            }
+        }
+
+        foreach (var (work, outcome) in pass.Unacknowledged)
+        {
+            if (_rolledBack.Count > 0 && _rolledBack.Contains(work.CartId))
+            {
+                // Applied on a copy that lost its compare-and-set here or in an earlier pass: re-apply later.
                 outcome.Dispose();
-                if (work.ConflictRetries < MaxConflictRetries)
-                {
-                    // The write was refused, so nothing of this batch is stored: re-applying it is safe, and a
-                    // keyed batch that another attempt already stored replays from the record's window.
-                    work.ConflictRetries++;
-                    _reapply.Add(work);
-                }
-                else
-                {
-                    work.Fail(new CartRuntimeException(CartRequestError.Conflict, $"cart {work.CartId} kept changing on another node ({MaxConflictRetries} re-applies lost the compare-and-set); nothing was applied, retry"));
-                }
+                Reapply(work);
             }
             else
             {
                 work.Succeed(outcome);
             }
         }
+    }
 
-        _dirty.Clear();
-        _unacknowledged.Clear();
-        _writes.Clear();
+    /// <summary>
+    /// Every write issued before the failure or conflict has settled: settles the pass built meanwhile (failed
+    /// after a failure; its batches on dropped carts re-applied after a conflict), then re-applies the conflicted
+    /// batches in their original order on copies loaded afresh (no write is in flight, so the loads are current).
+    /// They make their carts dirty again and the run loop writes them as a new pass.
+    /// </summary>
+    private void FinishRecovery()
+    {
+        var poison = _poison;
+        if (poison is not null)
+        {
+            foreach (var grain in _dirty.Values)
+            {
+                RollBack(grain);
+            }
 
-        // In their original order, on a copy loaded afresh from the store; they make their carts dirty again
-        // and the run loop writes them before it goes idle.
+            _dirty.Clear();
+            foreach (var (work, outcome) in _unacknowledged)
+            {
+                outcome.Dispose();
+                work.Fail(poison);
+            }
+
+            _unacknowledged.Clear();
+        }
+        else
+        {
+            foreach (var id in _rolledBack)
+            {
+                _dirty.Remove(id);
+            }
+
+            var kept = 0;
+            for (var i = 0; i < _unacknowledged.Count; i++)
+            {
+                var (work, outcome) = _unacknowledged[i];
+                if (_rolledBack.Contains(work.CartId))
+                {
+                    outcome.Dispose();
+                    Reapply(work);
+                }
+                else
+                {
+                    _unacknowledged[kept++] = (work, outcome);
+                }
+            }
+
+            _unacknowledged.RemoveRange(kept, _unacknowledged.Count - kept);
+        }
+
+        _poison = null;
+        _recovering = false;
+        _rolledBack.Clear();
         foreach (var work in _reapply)
         {
             work.Execute(this);
@@ -156,12 +313,39 @@ internal sealed partial class MailboxShard
         _reapply.Clear();
     }
 
+    private void Reapply(ApplyWork work)
+    {
+        if (work.ConflictRetries < MaxConflictRetries)
+        {
+            // The write was refused, so nothing of this batch is stored: re-applying it is safe, and a keyed
+            // batch that another attempt already stored replays from the record's window.
+            work.ConflictRetries++;
+            _reapply.Add(work);
+        }
+        else
+        {
+            work.Fail(new CartRuntimeException(CartRequestError.Conflict, $"cart {work.CartId} kept changing on another node ({MaxConflictRetries} re-applies lost the compare-and-set); nothing was applied, retry"));
+        }
+    }
+
+    /// <summary>Drops a copy whose stored state is unknown or stale, unless it is gone already.</summary>
+    private void RollBack(CartGrain grain)
+    {
+        if (_grains.TryGetValue(grain.Id, out var live) && ReferenceEquals(live, grain))
+        {
+            Evict(grain, EvictionReason.Rollback);
+        }
+    }
+
+    private static CartRuntimeException Unconfirmed(ICartStore store, Exception ex) =>
+        new(CartRequestError.StoreUnavailable, $"the {store.Name} store did not confirm the write ({ex.Message}); nothing was acknowledged, retry with the same idempotency key", ex);
+
     /// <summary>The write's span, parented on the traced Applies waiting for it (only called while tracing).</summary>
-    private Activity? StartWriteSpan(string store)
+    private Activity? StartWriteSpan(string store, WritePass pass)
     {
         var callers = _writeCallers ??= [];
         callers.Clear();
-        foreach (var (work, _) in _unacknowledged)
+        foreach (var (work, _) in pass.Unacknowledged)
         {
             if (work.Caller != default)
             {
@@ -169,6 +353,6 @@ internal sealed partial class MailboxShard
             }
         }
 
-        return CartTracing.StartStoreWrite(store, _writes.Count, callers);
+        return CartTracing.StartStoreWrite(store, pass.Writes.Count, callers);
     }
 }

@@ -25,6 +25,7 @@ internal sealed partial class MailboxShard : IThreadPoolWorkItem
     private readonly CartRuntimeContext _context;
     private readonly ConcurrentQueue<ShardWork> _queue = new();
     private readonly ObjectPool<ApplyWork> _applyPool;
+    private readonly int _maxWritesInFlight;
     private int _state;
     private int _queued;
 
@@ -32,6 +33,7 @@ internal sealed partial class MailboxShard : IThreadPoolWorkItem
     {
         _context = context;
         _capacity = capacity;
+        _maxWritesInFlight = context.Options.MaxWritesInFlightPerShard;
         _applyPool = new DefaultObjectPool<ApplyWork>(new ApplyWork.Policy(), 64);
     }
 
@@ -150,48 +152,85 @@ internal sealed partial class MailboxShard : IThreadPoolWorkItem
         }
     }
 
-    /// <summary>Runs queued work with a budget; the caller holds Busy, and this leaves it Idle or re-scheduled.</summary>
+    /// <summary>
+    /// Runs queued work with a budget; the caller holds Busy, and this leaves it Idle or re-scheduled. With a
+    /// store, each round settles the writes that landed, takes work into the pass being built, and issues that
+    /// pass while fewer than MaxWritesInFlightPerShard writes are in flight. A shard that must wait for a write
+    /// (see MustWaitForWrites) goes idle; the write's landing wakes it.
+    /// </summary>
     private void Drain()
     {
         var budget = _context.Options.ShardWorkBudget;
         while (true)
         {
-            while (budget > 0 && _queue.TryDequeue(out var work))
+            if (_inFlightCount > 0)
             {
+                SettleLandedWrites();
+            }
+
+            var waiting = false;
+            while (budget > 0)
+            {
+                ShardWork? work;
+                if (_inFlightCount == 0)
+                {
+                    if (!_queue.TryDequeue(out work))
+                    {
+                        break;
+                    }
+                }
+                else
+                {
+                    if (!_queue.TryPeek(out work))
+                    {
+                        break;
+                    }
+
+                    if (MustWaitForWrites(work))
+                    {
+                        waiting = true;
+                        break;
+                    }
+
+                    // The one consumer (the holder of Busy) dequeues what it peeked.
+                    _queue.TryDequeue(out _);
+                }
+
                 Interlocked.Decrement(ref _queued);
                 budget--;
                 work.Execute(this);
             }
 
-            // A flush may re-apply batches whose write lost a compare-and-set: those carts are dirty again.
-            while (_dirty.Count > 0)
+            if (HasPassToIssue && !_recovering)
             {
-                if (TryDeferFlush())
+                if (_inFlightCount < _maxWritesInFlight)
                 {
-                    // Busy until the deferred pass runs: Applies that arrive meanwhile queue and join its write.
-                    return;
+                    if (TryDeferFlush())
+                    {
+                        // Busy until the deferred pass runs: Applies that arrive meanwhile queue and join its write.
+                        return;
+                    }
+
+                    // The next pass applies in memory while this write is in flight; a write that completed
+                    // synchronously is settled at the top of the next round.
+                    IssuePass();
+                    continue;
                 }
 
-                var flush = FlushAsync();
-                if (!flush.IsCompleted)
-                {
-                    // The shard stays Busy while its write is in flight; the next pass starts when it lands.
-                    _ = ContinueAfterFlushAsync(flush);
-                    return;
-                }
-
-                flush.GetAwaiter().GetResult();
+                waiting = true;
             }
 
-            if (budget == 0 && !_queue.IsEmpty)
+            if (budget == 0 && !waiting && !_queue.IsEmpty)
             {
                 // Out of budget: let other work use this thread and continue on the pool.
                 ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
                 return;
             }
 
+            // A full fence: a landing or an enqueue that saw Busy must be seen here, or it is lost.
             Interlocked.Exchange(ref _state, Idle);
-            if (_queue.IsEmpty || Interlocked.CompareExchange(ref _state, Busy, Idle) != Idle)
+            var more = HeadLanded() || (!waiting && !_queue.IsEmpty);
+            if (!more || Interlocked.CompareExchange(ref _state, Busy, Idle) != Idle)
             {
                 return;
             }
@@ -199,12 +238,6 @@ internal sealed partial class MailboxShard : IThreadPoolWorkItem
     }
 
     void IThreadPoolWorkItem.Execute() => Drain();
-
-    private async Task ContinueAfterFlushAsync(ValueTask flush)
-    {
-        await flush.ConfigureAwait(false);
-        Drain();
-    }
 
     [DoesNotReturn]
     [StackTraceHidden]

@@ -1,5 +1,6 @@
 using CartActor.Cart.Messages;
 using CartActor.ControlPlane;
+using CartActor.Packing;
 using CartActor.Tests.Shared;
 using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
@@ -29,6 +30,14 @@ internal static class RuntimeDriving
             Assert.False(mutation.HasError, $"{mutation.Type} was refused: {mutation.Error}");
         }
 
+        return new Applied(copy, copy.State.Unpack<CartState>(), outcome.IsReplay);
+    }
+
+    /// <summary>The answer of an Apply started earlier (to watch it wait), copied out and disposed.</summary>
+    public static async Task<Applied> AnsweredAsync(this Task<ApplyOutcome> apply)
+    {
+        using var outcome = await apply.WithTimeout();
+        var copy = ApplyResult.Parser.ParseFrom(outcome.Result.ToByteArray());
         return new Applied(copy, copy.State.Unpack<CartState>(), outcome.IsReplay);
     }
 
