@@ -19,11 +19,15 @@ internal static class TypedMutations
 
     private static readonly Google.Protobuf.Reflection.OneofAccessor Kind = Mutation.Descriptor.Oneofs[0].Accessor;
 
-    public static IMessage Unwrap(Mutation mutation, int index)
+    // The type URL of each oneof case, by field number, as Any.Pack writes it: built once rather than concatenated
+    // for every mutation of every call.
+    private static readonly string[] TypeUrls = BuildTypeUrls();
+
+    /// <summary>The mutation packed as Any.Pack packs it (same type URL, same bytes).</summary>
+    public static Any Pack(Mutation mutation, int index)
     {
-        var field = Kind.GetCaseFieldDescriptor(mutation)
-            ?? throw new RpcException(new Status(StatusCode.InvalidArgument, $"mutations[{index}] holds no mutation"));
-        return (IMessage)field.Accessor.GetValue(mutation);
+        var field = CaseOf(mutation, index);
+        return new Any { TypeUrl = TypeUrls[field.FieldNumber], Value = ((IMessage)field.Accessor.GetValue(mutation)).ToByteString() };
     }
 
     /// <summary>
@@ -35,7 +39,7 @@ internal static class TypedMutations
         var apply = Start(cartId, expectedVersion, out skip);
         for (var i = 0; i < mutations.Count; i++)
         {
-            apply.Messages.Add(Any.Pack(Unwrap(mutations[i], i)));
+            apply.Messages.Add(Pack(mutations[i], i));
         }
 
         return apply;
@@ -53,5 +57,21 @@ internal static class TypedMutations
         }
 
         return apply;
+    }
+
+    private static Google.Protobuf.Reflection.FieldDescriptor CaseOf(Mutation mutation, int index) =>
+        Kind.GetCaseFieldDescriptor(mutation)
+        ?? throw new RpcException(new Status(StatusCode.InvalidArgument, $"mutations[{index}] holds no mutation"));
+
+    private static string[] BuildTypeUrls()
+    {
+        var fields = Mutation.Descriptor.Oneofs[0].Fields;
+        var urls = new string[fields.Max(f => f.FieldNumber) + 1];
+        foreach (var field in fields)
+        {
+            urls[field.FieldNumber] = "type.googleapis.com/" + field.MessageType.FullName;
+        }
+
+        return urls;
     }
 }
