@@ -48,7 +48,12 @@ internal sealed class NodeLifetime(
             NodeLog.TlsOn(logger, on.Describe());
         }
 
-        NodeLog.StoreOpened(logger, runtime.Store?.Name ?? "memory", o.Store == "rocksdb" ? o.DataDir : o.Store, runtime.Store is null ? "none: carts live in memory only" : o.Durability);
+        // --durability governs the embedded store only; a Redis node said "durability fsync" while Redis's own
+        // appendfsync and replicas decide what survives there.
+        var durability = runtime.Store is null ? "none: carts live in memory only"
+            : o.Store == "rocksdb" ? o.Durability
+            : "the Redis server's (appendfsync, replicas)";
+        NodeLog.StoreOpened(logger, runtime.Store?.Name ?? "memory", o.Store == "rocksdb" ? o.DataDir : o.Store, durability);
         if (o.Seeds.Length > 0 && runtime.Store is null)
         {
             NodeLog.MemoryStoreInCluster(logger);
