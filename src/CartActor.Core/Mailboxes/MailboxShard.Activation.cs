@@ -218,7 +218,16 @@ internal sealed partial class MailboxShard
             MoveToFront(tail, lastAccess);
         }
 
-        if (_lruTail is { } victim)
+        // Never a cart with a change this pass has not written: reloading it later in the pass would read the
+        // record before that change, and the change would be acknowledged but lost. If every candidate is such a
+        // cart, the shard runs over capacity by at most the carts of one pass, until the next activation.
+        var victim = _lruTail;
+        while (victim is not null && _dirty.ContainsKey(victim.Id))
+        {
+            victim = victim.LruPrevious;
+        }
+
+        if (victim is not null)
         {
             Evict(victim, EvictionReason.Capacity);
         }

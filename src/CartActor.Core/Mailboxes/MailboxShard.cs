@@ -174,10 +174,22 @@ internal sealed partial class MailboxShard : IThreadPoolWorkItem
                 ShardWork? work;
                 if (_inFlightCount == 0)
                 {
-                    if (!_queue.TryDequeue(out work))
+                    if (!_queue.TryPeek(out work))
                     {
                         break;
                     }
+
+                    if (HasPassToIssue && work is not ApplyWork)
+                    {
+                        // Control work (sweeps, ring-change drops, a stale view's drop, a read that loads) may evict
+                        // or load a cart whose change this pass has not written yet: a reload would read the record
+                        // before that change and a later Apply would overwrite it, acknowledged but lost. Issue the
+                        // pass first; the work then waits for its write (MustWaitForWrites).
+                        break;
+                    }
+
+                    // The one consumer (the holder of Busy) dequeues what it peeked.
+                    _queue.TryDequeue(out _);
                 }
                 else
                 {
