@@ -2,7 +2,6 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
-using System.Text;
 using CartActor.Tests.Shared;
 
 namespace CartActor.Client.Tests;
@@ -16,7 +15,7 @@ internal sealed class NodeUnderTest : IAsyncDisposable
 {
     private static readonly HttpClient Http = new() { Timeout = TimeSpan.FromSeconds(2) };
 
-    private readonly StringBuilder _output = new();
+    private readonly CapturedOutput _output = new();
     private readonly string _dataDir = Path.Combine(Path.GetTempPath(), "cartactor-client-tests", Guid.NewGuid().ToString("n"));
     private Process _process;
 
@@ -33,16 +32,7 @@ internal sealed class NodeUnderTest : IAsyncDisposable
 
     public Uri Address => new($"http://127.0.0.1:{GrpcPort}");
 
-    public string Output
-    {
-        get
-        {
-            lock (_output)
-            {
-                return _output.ToString();
-            }
-        }
-    }
+    public string Output => _output.ToString();
 
     public static async Task<NodeUnderTest> StartAsync()
     {
@@ -115,40 +105,16 @@ internal sealed class NodeUnderTest : IAsyncDisposable
         }
     }
 
-    private Process Launch()
-    {
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var argument in (string[])
-                 [
-                     NodeBinary.DllPath(),
-                     "--port", GrpcPort.ToString(CultureInfo.InvariantCulture),
-                     "--http-port", HttpPort.ToString(CultureInfo.InvariantCulture),
-                     "--host", "127.0.0.1",
-                     "--data-dir", _dataDir,
-                     "--Node:DrainDelay", "0s",
-                     "--Node:ShutdownTimeout", "5s",
-                 ])
-        {
-            start.ArgumentList.Add(argument);
-        }
-
-        var process = new Process { StartInfo = start };
-        process.OutputDataReceived += (_, e) => Append(e.Data);
-        process.ErrorDataReceived += (_, e) => Append(e.Data);
-        process.Start();
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
-        return process;
-    }
-
-    private void Append(string? line)
-    {
-        if (line is not null)
-        {
-            lock (_output)
-            {
-                _output.AppendLine(line);
-            }
-        }
-    }
+    private Process Launch() => CapturedProcess.Start(
+        "dotnet",
+        [
+            NodeBinary.DllPath(),
+            "--port", GrpcPort.ToString(CultureInfo.InvariantCulture),
+            "--http-port", HttpPort.ToString(CultureInfo.InvariantCulture),
+            "--host", "127.0.0.1",
+            "--data-dir", _dataDir,
+            "--Node:DrainDelay", "0s",
+            "--Node:ShutdownTimeout", "5s",
+        ],
+        _output);
 }

@@ -2,7 +2,6 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
-using System.Text;
 using CartActor.Tests.Shared;
 using Grpc.Net.Client;
 using ControlPlaneClient = CartActor.ControlPlane.ControlPlane.ControlPlaneClient;
@@ -20,7 +19,7 @@ public sealed class NodeProcess : IAsyncDisposable
     private static readonly HttpClient Http = new() { Timeout = TimeSpan.FromSeconds(2) };
 
     private readonly string[] _arguments;
-    private readonly StringBuilder _output = new();
+    private readonly CapturedOutput _output = new(stamped: true);
     private Process _process;
     private GrpcChannel _channel;
 
@@ -47,16 +46,7 @@ public sealed class NodeProcess : IAsyncDisposable
 
     public int ExitCode => _process.ExitCode;
 
-    public string Output
-    {
-        get
-        {
-            lock (_output)
-            {
-                return _output.ToString();
-            }
-        }
-    }
+    public string Output => _output.ToString();
 
     /// <summary>Starts a node on fresh ports and waits until /readyz says ready.</summary>
     public static async Task<NodeProcess> StartAsync(params string[] extraArgs)
@@ -160,7 +150,7 @@ public sealed class NodeProcess : IAsyncDisposable
 
         _process.Dispose();
         _channel.Dispose();
-        Append($"== restarted at {DateTime.UtcNow:HH:mm:ss.fff}");
+        _output.Append("== restarted");
         _process = Launch();
         _channel = GrpcChannel.ForAddress($"http://127.0.0.1:{GrpcPort}");
         Client = new ControlPlaneClient(_channel);
@@ -190,41 +180,5 @@ public sealed class NodeProcess : IAsyncDisposable
         }
     }
 
-    private Process Launch()
-    {
-        var start = new ProcessStartInfo("dotnet")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        start.ArgumentList.Add(NodeBinary.DllPath());
-        foreach (var argument in _arguments)
-        {
-            start.ArgumentList.Add(argument);
-        }
-
-        var process = new Process { StartInfo = start };
-        process.OutputDataReceived += (_, e) => Append(e.Data);
-        process.ErrorDataReceived += (_, e) => Append(e.Data);
-        process.Start();
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
-        return process;
-    }
-
-    private void Append(string? line)
-    {
-        if (line is null)
-        {
-            return;
-        }
-
-        // Stamped on arrival: the node's console lines carry no time, and a chaos test lines them up with its own events.
-        var stamp = DateTime.UtcNow.ToString("HH:mm:ss.fff", CultureInfo.InvariantCulture);
-        lock (_output)
-        {
-            _output.Append(stamp).Append(' ').AppendLine(line);
-        }
-    }
+    private Process Launch() => CapturedProcess.Start("dotnet", [NodeBinary.DllPath(), .. _arguments], _output);
 }

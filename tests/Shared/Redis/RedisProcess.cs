@@ -16,7 +16,7 @@ public sealed class RedisProcess : IDisposable
     private static readonly TimeSpan ReadyTimeout = TimeSpan.FromSeconds(15);
 
     private readonly string[] _arguments;
-    private readonly StringBuilder _output = new();
+    private readonly CapturedOutput _output = new();
     private Process? _process;
 
     /// <param name="port">The client port.</param>
@@ -35,16 +35,7 @@ public sealed class RedisProcess : IDisposable
 
     public int? ProcessId => IsRunning ? _process!.Id : null;
 
-    public string Output
-    {
-        get
-        {
-            lock (_output)
-            {
-                return _output.ToString();
-            }
-        }
-    }
+    public string Output => _output.ToString();
 
     /// <summary>Launches the server and waits until it answers PING; false when it exited or never answered (it is killed then).</summary>
     public bool TryStart()
@@ -54,23 +45,10 @@ public sealed class RedisProcess : IDisposable
             throw new InvalidOperationException($"redis-server is already running on {Endpoint}");
         }
 
-        var start = new ProcessStartInfo(Executable("redis-server"))
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        foreach (var argument in (string[])["--port", Port.ToString(CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "--daemonize", "no", "--protected-mode", "no", .. _arguments])
-        {
-            start.ArgumentList.Add(argument);
-        }
-
-        var process = new Process { StartInfo = start };
-        process.OutputDataReceived += (_, e) => Append(e.Data);
-        process.ErrorDataReceived += (_, e) => Append(e.Data);
-        process.Start();
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
+        var process = CapturedProcess.Start(
+            Executable("redis-server"),
+            ["--port", Port.ToString(CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "--daemonize", "no", "--protected-mode", "no", .. _arguments],
+            _output);
         _process = process;
 
         var clock = Stopwatch.StartNew();
@@ -145,16 +123,6 @@ public sealed class RedisProcess : IDisposable
             "redis-server, which brings redis-cli); the tests start and stop their own instances on loopback ports.");
     }
 
-    private void Append(string? line)
-    {
-        if (line is not null)
-        {
-            lock (_output)
-            {
-                _output.AppendLine(line);
-            }
-        }
-    }
 }
 
 /// <summary>
