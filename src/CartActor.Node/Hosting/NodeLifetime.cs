@@ -1,3 +1,4 @@
+using CartActor.Persistence.Redis;
 using CartActor.Node.Diagnostics;
 using CartActor.Node.Membership;
 using Microsoft.Extensions.Logging;
@@ -53,7 +54,9 @@ internal sealed class NodeLifetime(
         var durability = runtime.Store is null ? "none: carts live in memory only"
             : o.Store == "rocksdb" ? o.Durability
             : "the Redis server's (appendfsync, replicas)";
-        NodeLog.StoreOpened(logger, runtime.Store?.Name ?? "memory", o.Store == "rocksdb" ? o.DataDir : o.Store, durability);
+        // The Redis connection string may carry a password: the log shows its endpoints and options only.
+        var where = o.Store == "rocksdb" ? o.DataDir : runtime.Store is RedisCartStore ? RedisConfiguration.Describe(o.Store) : o.Store;
+        NodeLog.StoreOpened(logger, runtime.Store?.Name ?? "memory", where, durability);
         if (o.Seeds.Length > 0 && runtime.Store is null)
         {
             NodeLog.MemoryStoreInCluster(logger);

@@ -25,6 +25,22 @@ internal static class RedisConfiguration
     }
 
     /// <summary>
+    /// The connection string as a log line may show it: endpoints and options, never the password (a URI's
+    /// user-info or a <c>password=</c> option). A string that does not parse is not repeated at all.
+    /// </summary>
+    public static string Describe(string connectionString)
+    {
+        try
+        {
+            return Parse(connectionString).ToString(includePassword: false);
+        }
+        catch (ArgumentException)
+        {
+            return "(a connection string that does not parse)";
+        }
+    }
+
+    /// <summary>
     /// Accepts <c>redis://</c> and <c>rediss://</c> URIs and plain StackExchange.Redis configuration strings.
     /// Error messages never repeat the string: it may hold a password.
     /// </summary>

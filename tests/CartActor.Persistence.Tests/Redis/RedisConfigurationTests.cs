@@ -33,6 +33,27 @@ public sealed class RedisConfigurationTests
         Assert.Equal(tls, configuration.Ssl);
     }
 
+    [Theory]
+    [InlineData("redis://:s3cret-pw@10.0.0.5:7000/2", "10.0.0.5:7000")]
+    [InlineData("redis://app:s3cret-pw@10.0.0.5:7000", "10.0.0.5:7000")]
+    [InlineData("cache.internal:6380,password=s3cret-pw", "cache.internal:6380")]
+    [InlineData("rediss://user:s3cret-pw@cache.internal", "cache.internal:6379")]
+    public void The_description_a_log_line_shows_names_the_endpoint_and_never_the_password(string text, string endpoint)
+    {
+        var description = RedisConfiguration.Describe(text);
+
+        Assert.Contains(endpoint, description, StringComparison.Ordinal);
+        Assert.DoesNotContain("s3cret", description, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_connection_string_that_does_not_parse_is_not_repeated()
+    {
+        var description = RedisConfiguration.Describe("redis://:s3cret-pw@/nohost");
+
+        Assert.DoesNotContain("s3cret", description, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void The_store_never_queues_while_disconnected_and_never_aborts_start_up()
     {
