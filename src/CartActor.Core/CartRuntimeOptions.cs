@@ -15,9 +15,11 @@ public sealed class CartRuntimeOptions
     /// <summary>
     /// Store writes one shard keeps in flight (pipelined write-through): the next pass applies in memory while
     /// earlier passes' writes are on their way; answers still wait for their own and every earlier write.
-    /// 1 writes pass after pass, as before. Default 4.
+    /// Default 1 (one write in flight; the next pass is built meanwhile): with 4, the full Cluster suite's
+    /// 10,000-cart test timed out synchronous Redis loads (2 s) in 2 of 2 runs on the 2-core CI machine and passed
+    /// with 1, and no quiet measurement has shown the larger window faster. Raise it only after measuring.
     /// </summary>
-    public int MaxWritesInFlightPerShard { get; set; } = 4;
+    public int MaxWritesInFlightPerShard { get; set; } = 1;
 
     /// <summary>A cart untouched for this long is evicted from memory.</summary>
     public TimeSpan IdleTtl { get; set; } = TimeSpan.FromMinutes(30);

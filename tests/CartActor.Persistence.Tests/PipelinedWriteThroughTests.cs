@@ -27,7 +27,7 @@ public sealed class PipelinedWriteThroughTests : IDisposable
     {
         using var rocks = Open();
         var store = new GatedStore(rocks);
-        var runtime = new CartRuntime(new CartRuntimeOptions { ShardCount = 1 }, store: store);
+        var runtime = new CartRuntime(new CartRuntimeOptions { ShardCount = 1, MaxWritesInFlightPerShard = 4 }, store: store);
         try
         {
             await runtime.ApplyAsync(CartX, null, AddItem("seed-x"));
@@ -67,7 +67,7 @@ public sealed class PipelinedWriteThroughTests : IDisposable
     {
         using var rocks = Open();
         var store = new GatedStore(rocks);
-        var runtime = new CartRuntime(new CartRuntimeOptions { ShardCount = 1 }, store: store);
+        var runtime = new CartRuntime(new CartRuntimeOptions { ShardCount = 1, MaxWritesInFlightPerShard = 4 }, store: store);
         try
         {
             await runtime.ApplyAsync(CartX, null, AddItem("seed-x"));

@@ -21,7 +21,7 @@ public sealed class RedisPipelinedConflictTests(RedisServerFixture redis) : ICla
         using var redisA = redis.CreateStore(prefix);
         using var nodeB = redis.CreateStore(prefix);
         var storeA = new GatedStore(redisA);
-        var nodeA = new CartRuntime(new CartRuntimeOptions { ShardCount = 1 }, store: storeA);
+        var nodeA = new CartRuntime(new CartRuntimeOptions { ShardCount = 1, MaxWritesInFlightPerShard = 4 }, store: storeA);
         try
         {
             await nodeA.ApplyOnceAsync(CartId, "seed");
