@@ -68,16 +68,21 @@ internal sealed partial class MailboxShard
     }
 
     /// <summary>
-    /// Whether <paramref name="work"/> must wait for the writes in flight before it runs: while recovering; when
-    /// the ring is full and a pass is already built (back-pressure: the queue fills and refuses, as before
-    /// pipelining); and for anything that may load a cart or drop one (an Apply of a cart that is not live, control
-    /// work such as sweeps, hand-offs and shutdown), so a load never reads a record older than a write in flight.
+    /// Whether <paramref name="work"/> must wait for the writes in flight (or for the pass being built to be
+    /// issued) before it runs: while recovering; when the ring is full and a pass is already built (back-pressure:
+    /// the queue fills and refuses, as before pipelining); and for anything that may load a cart or drop one (an
+    /// Apply of a cart that is not live, control work such as sweeps, hand-offs and shutdown), so a load never
+    /// reads a record older than a write in flight.
     /// </summary>
     private bool MustWaitForWrites(ShardWork work)
     {
         if (_inFlightCount == 0)
         {
-            return false;
+            // Control work (sweeps, ring-change drops, a stale view's drop, a read that loads) may evict or load a
+            // cart whose change this pass has not written yet: a reload would read the record before that change
+            // and a later Apply would overwrite it, acknowledged but lost. The run loop issues the pass first; the
+            // work then waits for its write (the checks below).
+            return HasPassToIssue && work is not ApplyWork;
         }
 
         if (_recovering || (_inFlightCount == _maxWritesInFlight && HasPassToIssue))

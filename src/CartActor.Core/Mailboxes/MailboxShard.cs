@@ -171,42 +171,19 @@ internal sealed partial class MailboxShard : IThreadPoolWorkItem
             var waiting = false;
             while (budget > 0)
             {
-                ShardWork? work;
-                if (_inFlightCount == 0)
+                if (!_queue.TryPeek(out var work))
                 {
-                    if (!_queue.TryPeek(out work))
-                    {
-                        break;
-                    }
-
-                    if (HasPassToIssue && work is not ApplyWork)
-                    {
-                        // Control work (sweeps, ring-change drops, a stale view's drop, a read that loads) may evict
-                        // or load a cart whose change this pass has not written yet: a reload would read the record
-                        // before that change and a later Apply would overwrite it, acknowledged but lost. Issue the
-                        // pass first; the work then waits for its write (MustWaitForWrites).
-                        break;
-                    }
-
-                    // The one consumer (the holder of Busy) dequeues what it peeked.
-                    _queue.TryDequeue(out _);
+                    break;
                 }
-                else
+
+                if (MustWaitForWrites(work))
                 {
-                    if (!_queue.TryPeek(out work))
-                    {
-                        break;
-                    }
-
-                    if (MustWaitForWrites(work))
-                    {
-                        waiting = true;
-                        break;
-                    }
-
-                    // The one consumer (the holder of Busy) dequeues what it peeked.
-                    _queue.TryDequeue(out _);
+                    waiting = true;
+                    break;
                 }
+
+                // The one consumer (the holder of Busy) dequeues what it peeked.
+                _queue.TryDequeue(out _);
 
                 Interlocked.Decrement(ref _queued);
                 budget--;
