@@ -110,8 +110,82 @@ public sealed class RocksDbCommitterTests : IDisposable
         Assert.True(store.IsAvailable);
     }
 
-    private RocksDbCartStore OpenFsync() =>
-        RocksDbCartStore.Open(new RocksDbStoreOptions { Path = _directory.Path, Mode = DurabilityMode.Fsync });
+    [Fact]
+    public async Task ALoneWriter_IsSyncedWithoutWaitingForOthers()
+    {
+        // The longest dwell, and an expectation that never lapses: only "a lone writer never waits" keeps it at zero.
+        using var store = OpenFsync(RocksDbStoreOptions.MaxGroupCommitDelay);
+        store.SetGroupCommitExpectationLifetime(TimeSpan.FromMinutes(10));
+
+        for (var i = 0; i < 20; i++)
+        {
+            await store.WriteAsync([Records.Write(Records.Cart(1, version: (ulong)i + 1))]).WithTimeout();
+        }
+
+        Assert.Equal(20, store.SyncedWrites);
+        Assert.Equal(0, store.SyncDwells);
+        Assert.Equal(20UL, store.Load(1)?.State.Version);
+    }
+
+    [Fact]
+    public async Task AfterASyncOfSeveralBatches_FewerReadyWaitOnceForTheRest_AndALoneWriterThenDoesNot()
+    {
+        using var store = OpenFsync(RocksDbStoreOptions.MaxGroupCommitDelay);
+        store.SetGroupCommitExpectationLifetime(TimeSpan.FromMinutes(10));
+        using var first = new ManualResetEventSlim();
+        using var second = new ManualResetEventSlim();
+        using var entered = new SemaphoreSlim(0);
+        var groups = new List<int>();
+        store.BeforeGroupWrite = count =>
+        {
+            lock (groups)
+            {
+                groups.Add(count);
+            }
+
+            entered.Release();
+            var gate = groups.Count switch { 1 => first, 2 => second, _ => null };
+            gate?.Wait(TestTimeouts.Default);
+        };
+
+        // Group 1 (one batch) is held while three shards queue: group 2 carries the three.
+        var lone = store.WriteAsync([Records.Write(Records.Cart(1))]).AsTask();
+        Assert.True(await entered.WaitAsync(TestTimeouts.Default), "the committer never began its first write");
+        var three = Enumerable.Range(0, 3).Select(shard => store.WriteAsync([Records.Write(Records.Cart(CartOf(shard, 0)))]).AsTask()).ToList();
+        first.Set();
+        Assert.True(await entered.WaitAsync(TestTimeouts.Default), "the committer never began its second write");
+
+        // One batch is ready when the sync of three ends: it waits for the two the last sync predicts, which never come.
+        var late = store.WriteAsync([Records.Write(Records.Cart(2))]).AsTask();
+        second.Set();
+        await Task.WhenAll([lone, late, .. three]).WithTimeout();
+        Assert.Equal(1, store.SyncDwells);
+
+        // The last sync carried one batch: the next lone writer goes at once.
+        await store.WriteAsync([Records.Write(Records.Cart(3))]).WithTimeout();
+        store.BeforeGroupWrite = null;
+
+        Assert.Equal(1, store.SyncDwells);
+        Assert.Equal(new[] { 1, 3, 1, 1 }, groups);
+        Assert.All(new[] { 1UL, 2UL, 3UL, CartOf(0, 0), CartOf(1, 0), CartOf(2, 0) }, id => Assert.NotNull(store.Load(id)));
+    }
+
+    [Theory]
+    [InlineData(-1)]
+    [InlineData(1001)]
+    public void AGroupCommitDelayOutOfRange_IsRefusedAtOpen_NamingTheSetting(int microseconds)
+    {
+        var error = Assert.Throws<ArgumentException>(() => OpenFsync(TimeSpan.FromMicroseconds(microseconds)));
+        Assert.Contains("GroupCommitDelay", error.Message, StringComparison.Ordinal);
+    }
+
+    private RocksDbCartStore OpenFsync(TimeSpan? groupCommitDelay = null) =>
+        RocksDbCartStore.Open(new RocksDbStoreOptions
+        {
+            Path = _directory.Path,
+            Mode = DurabilityMode.Fsync,
+            GroupCommitDelay = groupCommitDelay ?? RocksDbStoreOptions.DefaultGroupCommitDelay,
+        });
 
     private static ulong CartOf(int shard, int index) => 1_000UL + ((ulong)shard * 10) + (ulong)index;
 

@@ -35,6 +35,13 @@ public sealed class NodeOptions
     /// <summary>"fsync": an acknowledged change survives power loss; "os": it survives a crash of the process. Default fsync.</summary>
     public string Durability { get; set; } = "fsync";
 
+    /// <summary>
+    /// With --durability fsync: the longest (µs) a sync waits for the writes the previous sync predicts, so they share
+    /// it (group commit, like Postgres commit_delay); half the recent sync time when that is shorter; a lone writer
+    /// never waits. 0 turns it off; at most 1000. Default 200.
+    /// </summary>
+    public int GroupCommitDelayMicroseconds { get; set; } = 200;
+
     /// <summary>Carts untouched this long are deleted from the store. Default 30 days.</summary>
     public TimeSpan Retention { get; set; } = TimeSpan.FromDays(30);
 

@@ -23,6 +23,7 @@ internal sealed class NodeOptionsValidator : IValidateOptions<NodeOptions>
         if (!StoreFactory.IsKnownStore(options.Store)) failures.Add($"Node:Store (--store) '{options.Store}' must be 'rocksdb', 'memory' or 'redis://host:port'");
         if (options.Seeds.Length > 0 && options.Store == "rocksdb") failures.Add("Node:Store (--store) 'rocksdb' keeps carts on this node's disk; a cluster (Node:Seeds) needs a shared store: --store redis://host:port");
         if (options.Durability is not ("fsync" or "os")) failures.Add($"Node:Durability (--durability) '{options.Durability}' must be 'fsync' or 'os'");
+        if (options.GroupCommitDelayMicroseconds is < 0 or > 1000) failures.Add($"Node:GroupCommitDelayMicroseconds must be 0..1000 (was {options.GroupCommitDelayMicroseconds})");
         if (options.Retention < TimeSpan.FromMinutes(1)) failures.Add($"Node:Retention must be at least 1 minute (was {options.Retention})");
         if (options.RetentionSweepInterval <= TimeSpan.Zero) failures.Add($"Node:RetentionSweepInterval must be positive (was {options.RetentionSweepInterval})");
         if (options.MaxMessageSize is < 1024 or > 256 * 1024 * 1024) failures.Add($"Node:MaxMessageSize must be 1 KiB..256 MiB (was {options.MaxMessageSize})");

@@ -18,7 +18,12 @@ internal static class StoreFactory
             return options.Store switch
             {
                 "memory" => null,
-                "rocksdb" => RocksDbCartStore.Open(new RocksDbStoreOptions { Path = options.DataDir, Mode = mode }),
+                "rocksdb" => RocksDbCartStore.Open(new RocksDbStoreOptions
+                {
+                    Path = options.DataDir,
+                    Mode = mode,
+                    GroupCommitDelay = TimeSpan.FromMicroseconds(options.GroupCommitDelayMicroseconds),
+                }),
                 _ => RedisCartStore.Connect(new RedisStoreOptions { ConnectionString = options.Store, Retention = options.Retention, WaitReplicas = redis?.WaitReplicas ?? 0 }),
             };
         }

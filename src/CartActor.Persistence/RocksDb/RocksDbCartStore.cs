@@ -53,7 +53,7 @@ public sealed partial class RocksDbCartStore : ICartStore
     private readonly Cache _blockCache;
     private readonly BloomFilterPolicy _bloomFilter;
 
-    private RocksDbCartStore(string path, DurabilityMode mode, NativeDb db, DbOptions dbOptions, BlockBasedTableOptions tableOptions, Cache blockCache, BloomFilterPolicy bloomFilter)
+    private RocksDbCartStore(string path, DurabilityMode mode, TimeSpan groupCommitDelay, NativeDb db, DbOptions dbOptions, BlockBasedTableOptions tableOptions, Cache blockCache, BloomFilterPolicy bloomFilter)
     {
         Path = path;
         Mode = mode;
@@ -73,7 +73,7 @@ public sealed partial class RocksDbCartStore : ICartStore
         _scratchPool = new DefaultObjectPoolProvider { MaximumRetained = MaxPooledScratch }.Create(new WriteScratch.Policy());
         if (mode == DurabilityMode.Fsync)
         {
-            _committer = new RocksDbCommitter(this);
+            _committer = new RocksDbCommitter(this, groupCommitDelay);
         }
     }
 
@@ -91,6 +91,12 @@ public sealed partial class RocksDbCartStore : ICartStore
 
     /// <summary>Shard batches those synced writes carried.</summary>
     internal long SyncedBatches => _committer?.Batches ?? 0;
+
+    /// <summary>Times the committer waited for batches its last sync predicted (fsync mode; 0 otherwise).</summary>
+    internal long SyncDwells => _committer?.Dwells ?? 0;
+
+    /// <summary>Tests only (fsync mode, before the first write): how long a sync's batch count predicts the next group.</summary>
+    internal void SetGroupCommitExpectationLifetime(TimeSpan lifetime) => _committer!.ExpectationLifetime = lifetime;
 
     /// <summary>Tests only: runs on the committer's thread just before a group's write, with the group's batch count; may block or throw.</summary>
     internal Action<int>? BeforeGroupWrite { get; set; }
@@ -111,6 +117,11 @@ public sealed partial class RocksDbCartStore : ICartStore
         if (!Enum.IsDefined(options.Mode))
         {
             throw new ArgumentException($"unknown durability mode {options.Mode}", nameof(options));
+        }
+
+        if (options.GroupCommitDelay < TimeSpan.Zero || options.GroupCommitDelay > RocksDbStoreOptions.MaxGroupCommitDelay)
+        {
+            throw new ArgumentException($"GroupCommitDelay must be 0..{RocksDbStoreOptions.MaxGroupCommitDelay.TotalMicroseconds} µs (was {options.GroupCommitDelay.TotalMicroseconds} µs)", nameof(options));
         }
 
         var path = System.IO.Path.GetFullPath(options.Path);
@@ -154,7 +165,7 @@ public sealed partial class RocksDbCartStore : ICartStore
             throw new CartStoreException(CartStoreError.Unavailable, $"cannot open the RocksDB store '{path}': {ex.Message}", ex);
         }
 
-        return new RocksDbCartStore(path, options.Mode, db, dbOptions, tableOptions, blockCache, bloomFilter);
+        return new RocksDbCartStore(path, options.Mode, options.GroupCommitDelay, db, dbOptions, tableOptions, blockCache, bloomFilter);
     }
 
     public void Dispose()

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Diagnostics;
 using Microsoft.Extensions.ObjectPool;
 
 namespace CartActor.Persistence.RocksDb;
@@ -14,6 +15,13 @@ namespace CartActor.Persistence.RocksDb;
 /// (<see cref="RocksDbCartStore.WriteGroup"/>). Producers: any shard, many at once, lock-free. Consumer: the thread
 /// alone. The queue is bounded: a full queue refuses (the disk is slower than the writes), never buffers more.
 /// </para>
+/// <para>
+/// Group commit dwell (Postgres commit_delay / commit_siblings, MySQL binlog_group_commit_sync_delay): when the last
+/// sync carried N batches and ended moments ago, and fewer than N are ready now, the thread waits a bounded time for
+/// the rest (half the recent sync time, at most <see cref="RocksDbStoreOptions.GroupCommitDelay"/>) instead of
+/// syncing a partial group and leaving the late batches for the sync after it. A lone writer (N = 1) never waits,
+/// and neither does the first write after a quiet spell (the expectation lapses 2 ms after the sync).
+/// </para>
 /// </summary>
 internal sealed class RocksDbCommitter : IDisposable
 {
@@ -24,6 +32,10 @@ internal sealed class RocksDbCommitter : IDisposable
     private const int MaxBatchesPerGroup = 256;
     private const int MaxBytesPerGroup = 4 * 1024 * 1024;
     private const int MaxPooled = 64;
+
+    // How long after a sync its batch count still predicts the next group: a closed loop's callers answer and send
+    // their next change well within it (loopback, sub-millisecond); a caller after a quiet spell is not expected.
+    private static readonly TimeSpan DefaultExpectationLifetime = TimeSpan.FromMilliseconds(2);
 
     private readonly ConcurrentQueue<PendingCommit> _queue = new();
     private readonly ManualResetEventSlim _wake = new(initialState: false);
@@ -36,10 +48,21 @@ internal sealed class RocksDbCommitter : IDisposable
     private int _stopping;
     private long _groups;
     private long _batches;
+    private long _dwells;
 
-    public RocksDbCommitter(RocksDbCartStore store)
+    // Committer thread only: the dwell's bound and what the last sync predicts.
+    private readonly long _maxDwellTicks;
+    private long _syncTicksAverage;
+    private long _lastSyncEnd;
+    private int _lastGroupSize;
+
+    /// <summary>Tests may lengthen it (set before the first write) so that a slow machine does not lapse the expectation.</summary>
+    internal TimeSpan ExpectationLifetime { get; set; } = DefaultExpectationLifetime;
+
+    public RocksDbCommitter(RocksDbCartStore store, TimeSpan maxDwell)
     {
         _store = store;
+        _maxDwellTicks = (long)(maxDwell.TotalSeconds * Stopwatch.Frequency);
         _pool = new DefaultObjectPoolProvider { MaximumRetained = MaxPooled }.Create(new Policy(this));
         _thread = new Thread(Run) { IsBackground = true, Name = "rocksdb-committer" };
         _thread.Start();
@@ -50,6 +73,9 @@ internal sealed class RocksDbCommitter : IDisposable
 
     /// <summary>Shard batches those groups carried.</summary>
     public long Batches => Interlocked.Read(ref _batches);
+
+    /// <summary>Times the thread waited for batches the last sync predicted (never for a lone writer).</summary>
+    public long Dwells => Interlocked.Read(ref _dwells);
 
     /// <summary>A cleared batch for one WriteAsync call; it comes back through its GetResult or <see cref="PendingCommit.Recycle"/>.</summary>
     public PendingCommit Rent() => _pool.Get();
@@ -102,6 +128,7 @@ internal sealed class RocksDbCommitter : IDisposable
         using var batch = new RocksDbSharp.WriteBatch();
         while (true)
         {
+            DwellForExpected();
             if (TakeGroup())
             {
                 Commit(batch);
@@ -130,6 +157,34 @@ internal sealed class RocksDbCommitter : IDisposable
         FailLeftovers();
     }
 
+    /// <summary>
+    /// Waits, yielding the core to the shards that are about to submit, while fewer batches are ready than the last
+    /// sync carried, for at most half the average sync time (capped). Nothing ready: the caller sleeps until the first
+    /// batch comes, then comes back here. Yields rather than sleeps: the bound is far below the timer's resolution.
+    /// </summary>
+    private void DwellForExpected()
+    {
+        var expected = _lastGroupSize;
+        if (_maxDwellTicks == 0 || expected <= 1)
+        {
+            return;
+        }
+
+        var ready = Volatile.Read(ref _queued);
+        if (ready == 0 || ready >= expected || Stopwatch.GetElapsedTime(_lastSyncEnd) > ExpectationLifetime)
+        {
+            return;
+        }
+
+        Interlocked.Increment(ref _dwells);
+        var start = Stopwatch.GetTimestamp();
+        var bound = Math.Min(_maxDwellTicks, _syncTicksAverage / 2);
+        while (Volatile.Read(ref _queued) < expected && Stopwatch.GetTimestamp() - start < bound && Volatile.Read(ref _stopping) == 0)
+        {
+            Thread.Yield();
+        }
+    }
+
     /// <summary>Takes every ready batch, up to a group's bounds.</summary>
     private bool TakeGroup()
     {
@@ -153,7 +208,13 @@ internal sealed class RocksDbCommitter : IDisposable
     /// <summary>One write, one sync, for the whole group; a failure fails exactly the group's batches.</summary>
     private void Commit(RocksDbSharp.WriteBatch batch)
     {
+        var start = Stopwatch.GetTimestamp();
         var failure = _store.WriteGroup(_group, batch);
+        _lastSyncEnd = Stopwatch.GetTimestamp();
+
+        // A moving average over about eight syncs: the dwell follows the disk as its load changes.
+        _syncTicksAverage += ((_lastSyncEnd - start) - _syncTicksAverage) / 8;
+        _lastGroupSize = _group.Count;
         Interlocked.Increment(ref _groups);
         Interlocked.Add(ref _batches, _group.Count);
         foreach (var pending in _group)
