@@ -49,6 +49,27 @@ public sealed class ConfigurationTests
             ex.Message);
     }
 
+    [Theory]
+    [InlineData("redis:/admin:s3cret-pw@127.0.0.1:6379")]
+    [InlineData("127.0.0.1:6379,password=s3cret-pw")]
+    [InlineData("redis://admin:s3cret-pw@127.0.0.1:1/not-a-db")]
+    [InlineData("rediss://:s3cret-pw@127.0.0.1:1/x")]
+    public void ABadStoreValue_IsRefusedWithoutRepeatingItsPassword(string store)
+    {
+        var ex = Assert.ThrowsAny<Exception>(() => NodeHost.Build(["--port", "0", "--http-port", "0", "--store", store]));
+
+        Assert.Contains("Node:Store", ex.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("s3cret-pw", ex.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void AMistypedStoreWithoutSecrets_IsRepeatedSoTheTypoShows()
+    {
+        var ex = Assert.Throws<NodeConfigurationException>(() => NodeHost.Build(["--port", "0", "--http-port", "0", "--store", "rocksbd"]));
+
+        Assert.Contains("'rocksbd'", ex.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task ACluster_InMemory_Starts()
     {

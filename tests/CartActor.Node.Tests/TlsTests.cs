@@ -6,6 +6,7 @@ using CartActor.Tests.Shared;
 using CartActor.Tests.Shared.Tls;
 using Grpc.Core;
 using Grpc.Net.Client;
+using Microsoft.Extensions.Logging;
 using ControlPlaneClient = CartActor.ControlPlane.ControlPlane.ControlPlaneClient;
 using Empty = CartActor.ControlPlane.Empty;
 
@@ -115,6 +116,57 @@ public sealed class TlsTests : IDisposable
         Assert.Contains(ex.StatusCode, new[] { StatusCode.Unavailable, StatusCode.Internal });
         var got = await Https(node, _cluster).GetAsync(new GetRequest { Id = id }, deadline: GrpcTestExtensions.Deadline()).WithTimeout();
         Assert.Empty(Carts.State(got).Items);
+    }
+
+    [Fact]
+    public async Task RefusedHandshakesAreWarnedOnceAWindowNamingTheRefusedCertificate()
+    {
+        var logs = new CapturedLogs();
+        var leaf = _cluster.Issue("node-a");
+        await using var node = await RunningNode.StartAsync(
+            ["--store", "memory", "--tls-cert", leaf.CertFile, "--tls-key", leaf.KeyFile, "--tls-client-ca", _cluster.CaFile],
+            customize: b => b.Logging.AddProvider(logs));
+
+        // Two refusals in a row: one warning line at once, the second waits for the next window.
+        for (var i = 0; i < 2; i++)
+        {
+            var stranger = Https(node, _cluster, _other.Issue("stranger-" + i).Certificate);
+            await Assert.ThrowsAsync<RpcException>(() => stranger.GetAsync(new GetRequest { Id = 1 }, deadline: DateTime.UtcNow.AddSeconds(10)).WithTimeout());
+        }
+
+        var deadline = DateTime.UtcNow + TestTimeouts.Default;
+        while (!logs.Lines.Any(l => l.EventId.Id == 40) && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(50);
+        }
+
+        var warning = Assert.Single(logs.Lines, l => l.EventId.Id == 40);
+        Assert.Equal(LogLevel.Warning, warning.Level);
+        Assert.StartsWith("1 TLS handshakes on the gRPC port failed", warning.Message, StringComparison.Ordinal);
+        Assert.Contains("stranger-0", warning.Message, StringComparison.Ordinal);
+        // A good client is still served, and its handshake is not counted.
+        await Https(node, _cluster).GetAsync(new GetRequest { Id = 1 }, deadline: GrpcTestExtensions.Deadline()).WithTimeout();
+    }
+
+    [Fact]
+    public void TheHandshakeWarningCountsEveryFailureOfAWindowAndTheHeartbeatWritesTheLast()
+    {
+        var logs = new CapturedLogs();
+        using var factory = LoggerFactory.Create(b => b.AddProvider(logs));
+        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider();
+        var watch = new TlsHandshakeWatch(factory.CreateLogger<TlsHandshakeWatch>(), time);
+
+        watch.Failed();
+        watch.Failed();
+        watch.Failed();
+        watch.OnHeartbeat();
+        time.Advance(TlsHandshakeWatch.Interval);
+        watch.OnHeartbeat();
+        watch.OnHeartbeat();
+
+        Assert.Equal(
+            ["1 TLS handshakes", "2 TLS handshakes"],
+            logs.Lines.Where(l => l.EventId.Id == 40).Select(l => l.Message[..l.Message.IndexOf(" on ", StringComparison.Ordinal)]));
     }
 
     [Fact]

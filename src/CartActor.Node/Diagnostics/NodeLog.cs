@@ -52,4 +52,7 @@ internal static partial class NodeLog
 
     [LoggerMessage(21, LogLevel.Information, "TLS on the gRPC port (peers dialled over https): {Detail}")]
     public static partial void TlsOn(ILogger logger, string detail);
+
+    [LoggerMessage(40, LogLevel.Warning, "{Count} TLS handshakes on the gRPC port failed (at most one such line per {IntervalSeconds} s); last client certificate refused: {RefusedCertificate}. A client that does not trust this node's certificate, speaks cleartext, or connects and closes also counts; Kestrel logs each failure at Debug (Microsoft.AspNetCore.Server.Kestrel.Https)")]
+    public static partial void TlsHandshakesFailed(ILogger logger, long count, int intervalSeconds, string refusedCertificate);
 }

@@ -86,6 +86,8 @@ public static class NodeHost
         builder.Services.AddSingleton<IHeartbeatDuty, RetentionSweeper>();
         builder.Services.AddSingleton<IHeartbeatDuty>(sp => new IdleSweepDuty(sp.GetRequiredService<CartRuntime>()));
         builder.Services.AddSingleton<IHeartbeatDuty>(sp => sp.GetRequiredService<NodeReadiness>());
+        builder.Services.AddSingleton<TlsHandshakeWatch>();
+        builder.Services.AddSingleton<IHeartbeatDuty>(sp => sp.GetRequiredService<TlsHandshakeWatch>());
         builder.Services.AddSingleton(sp => new CartRuntime(
             sp.GetRequiredService<CartRuntimeOptions>(),
             sp.GetRequiredService<TimeProvider>(),
@@ -303,7 +305,11 @@ public static class NodeHost
             l.Protocols = HttpProtocols.Http2;
             if (tls is not null)
             {
-                l.UseHttps(tls.ConfigureServer);
+                // Kestrel logs a failed handshake at Debug only: the watch counts them and warns (rate-limited).
+                var watch = kestrel.ApplicationServices.GetRequiredService<TlsHandshakeWatch>();
+                l.Use(watch.BeforeTls);
+                l.UseHttps(https => tls.ConfigureServer(https, watch.CertificateRefused));
+                l.Use(TlsHandshakeWatch.AfterTls);
             }
 
             l.Use(new ConnectionCap(connectionCap, answerGrpc: true).Wrap);

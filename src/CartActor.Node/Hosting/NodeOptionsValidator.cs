@@ -20,7 +20,7 @@ internal sealed class NodeOptionsValidator : IValidateOptions<NodeOptions>
         }
 
         if (string.IsNullOrWhiteSpace(options.DataDir)) failures.Add("Node:DataDir (--data-dir) must not be empty");
-        if (!StoreFactory.IsKnownStore(options.Store)) failures.Add($"Node:Store (--store) '{options.Store}' must be 'rocksdb', 'memory' or 'redis://host:port'");
+        if (!StoreFactory.IsKnownStore(options.Store)) failures.Add($"Node:Store (--store) '{StoreFactory.Describe(options.Store)}' must be 'rocksdb', 'memory' or 'redis://host:port'");
         if (options.Seeds.Length > 0 && options.Store == "rocksdb") failures.Add("Node:Store (--store) 'rocksdb' keeps carts on this node's disk; a cluster (Node:Seeds) needs a shared store: --store redis://host:port");
         if (options.Durability is not ("fsync" or "os")) failures.Add($"Node:Durability (--durability) '{options.Durability}' must be 'fsync' or 'os'");
         if (options.GroupCommitDelayMicroseconds is < 0 or > 1000) failures.Add($"Node:GroupCommitDelayMicroseconds must be 0..1000 (was {options.GroupCommitDelayMicroseconds})");

@@ -80,7 +80,10 @@ public sealed class NodeTls
     }
 
     /// <summary>Kestrel's HTTPS settings for the gRPC port.</summary>
-    public void ConfigureServer(HttpsConnectionAdapterOptions https)
+    public void ConfigureServer(HttpsConnectionAdapterOptions https) => ConfigureServer(https, refused: null);
+
+    /// <summary>Kestrel's HTTPS settings for the gRPC port; <paramref name="refused"/> hears of each client certificate the client CA refuses.</summary>
+    internal void ConfigureServer(HttpsConnectionAdapterOptions https, Action<X509Certificate2>? refused)
     {
         https.ServerCertificate = Certificate;
         https.SslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13;
@@ -93,7 +96,16 @@ public sealed class NodeTls
         // Allow, not require: clients without a certificate keep Apply and Get; a certificate that is presented
         // must come from the CA, or the handshake fails.
         https.ClientCertificateMode = ClientCertificateMode.AllowCertificate;
-        https.ClientCertificateValidation = (certificate, presented, _) => IsIssuedByClientCa(certificate, presented, ClientAuth);
+        https.ClientCertificateValidation = (certificate, presented, _) =>
+        {
+            if (IsIssuedByClientCa(certificate, presented, ClientAuth))
+            {
+                return true;
+            }
+
+            refused?.Invoke(certificate);
+            return false;
+        };
     }
 
     /// <summary>TLS settings for a peer channel: this node's certificate as the client certificate, and the peer's server certificate checked against the client CA when one is set.</summary>

@@ -21,7 +21,7 @@ namespace CartActor.Node.Services;
 /// </summary>
 internal sealed partial class ControlPlaneService : ControlPlane.ControlPlane.ControlPlaneBase
 {
-    public const string IdempotencyKeyHeader = "idempotency-key";
+    public const string IdempotencyKeyHeader = Services.IdempotencyKeyHeader.Name;
 
     private static readonly Status Joining = new(StatusCode.Unavailable, "this node is joining the cluster; not yet a member");
     private static readonly Status NotAMember = new(StatusCode.FailedPrecondition, "this node keeps carts on its own disk (--store rocksdb) and serves alone; it is no cluster member");
@@ -78,7 +78,7 @@ internal sealed partial class ControlPlaneService : ControlPlane.ControlPlane.Co
     private static readonly Status NoMessages = new(StatusCode.InvalidArgument, "messages must hold at least one mutation");
 
     public override Task<ApplyResult> Apply(ApplyRequest request, ServerCallContext context) =>
-        Apply(request, context, ForwardingHeaders.Read(context, IdempotencyKeyHeader));
+        Apply(request, context, Services.IdempotencyKeyHeader.Read(context));
 
     /// <summary>Apply with the idempotency key given here rather than read from the call's header (the storefront's merge steps).</summary>
     internal Task<ApplyResult> Apply(ApplyRequest request, ServerCallContext context, string? key)

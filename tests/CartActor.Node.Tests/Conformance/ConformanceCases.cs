@@ -3,6 +3,7 @@ using System.Net;
 using System.Text;
 using CartActor.ControlPlane;
 using CartActor.Tests.Shared;
+using CartActor.Tests.Shared.Http2;
 using Google.Protobuf;
 using Grpc.Core;
 
@@ -59,6 +60,14 @@ internal static class ConformanceCases
             var reused = await Raw(node, "Apply", Apply(id, "sku-other"), [("idempotency-key", "50%-off")]);
             Assert.Contains("50%25-off", reused, StringComparison.Ordinal);
             return reused;
+        }),
+
+        new("frames: idempotency-key sent twice (two header fields)", StatusCode.InvalidArgument, async (node, id) =>
+        {
+            var twice = await Frames(node, RawGrpc.Service + "Apply", ApplyMessage(id), [("idempotency-key", "k-a"), ("idempotency-key", "k-b")]);
+            Assert.Contains("idempotency-key must be sent at most once", twice, StringComparison.Ordinal);
+            // Nothing was applied: the cart is still empty.
+            return twice + await Raw(node, "Get", Get(id));
         }),
 
         // ---- refused by the node ----
@@ -165,6 +174,27 @@ internal static class ConformanceCases
 
     internal static Task<string> Raw(RunningNode node, string method, byte[] body, (string, string)[]? headers = null, string contentType = "application/grpc") =>
         RawGrpc.ExchangeAsync(Http, RawGrpc.Request(node.GrpcPort, method, RawGrpc.Body(body, contentType), headers ?? NoHeaders));
+
+    /// <summary>
+    /// One unary call written frame by frame (<see cref="RawHttp2Client"/>): each header field goes as given, so a name
+    /// may repeat, which HttpClient would join into one field. The answer written down as <see cref="RawGrpc"/> does.
+    /// </summary>
+    internal static async Task<string> Frames(RunningNode node, string path, byte[] message, (string Name, string Value)[] headers)
+    {
+        await using var client = await RawHttp2Client.ConnectAsync(node.GrpcPort);
+        var ids = await client.SendUnaryBurstAsync(path, [message], headers, initialWindowSize: 1 << 20);
+        var outcome = await client.ReadOutcomesAsync(ids, TestTimeouts.Default);
+        var stream = outcome.Streams[ids[0]];
+        var text = new System.Text.StringBuilder();
+        foreach (var (name, value) in stream.Headers.Where(h => h.Name != "date").OrderBy(h => h.Name, StringComparer.Ordinal))
+        {
+            text.Append("header ").Append(name).Append(": ").Append(value).Append('\n');
+        }
+
+        text.Append("body ").Append(stream.Data.Count).Append(" B: ").Append(Convert.ToHexString([.. stream.Data])).Append('\n');
+        text.Append("reset ").Append(stream.ResetCode?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "none").Append('\n');
+        return text.ToString();
+    }
 
     private static HttpRequestMessage Rebase(HttpRequestMessage request) => request;
 

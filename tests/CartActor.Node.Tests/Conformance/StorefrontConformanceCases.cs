@@ -40,6 +40,8 @@ internal static class StorefrontConformanceCases
             Assert.Equal(first, second);
             return second;
         }),
+        new("typed frames: Mutate with idempotency-key sent twice", StatusCode.InvalidArgument, (node, id) =>
+            ConformanceCases.Frames(node, Mutate, BatchMessage(id).ToByteArray(), [("idempotency-key", "k-a"), ("idempotency-key", "k-b")])),
         new("typed raw: Mutate without mutations", StatusCode.InvalidArgument, (node, id) =>
             ConformanceCases.Raw(node, Mutate, RawGrpc.Frame(new MutateRequest { CartId = id }.ToByteArray()))),
         new("typed raw: Mutate with an empty mutation", StatusCode.InvalidArgument, (node, id) =>

@@ -45,11 +45,19 @@ public sealed class RawHttp2Client : IAsyncDisposable
     /// control never holds an answer back), then one unary call per message on streams 1, 3, 5...; reads nothing
     /// until all of it is written. Returns the stream ids in the order of <paramref name="messages"/>.
     /// </summary>
-    public async Task<int[]> SendUnaryBurstAsync(string path, IReadOnlyList<byte[]> messages)
+    public Task<int[]> SendUnaryBurstAsync(string path, IReadOnlyList<byte[]> messages) =>
+        SendUnaryBurstAsync(path, messages, [], initialWindowSize: 1 << 30);
+
+    /// <summary>
+    /// As <see cref="SendUnaryBurstAsync(string, IReadOnlyList{byte[]})"/>, with <paramref name="headers"/> added to every
+    /// call as given (one header field each, so a name may repeat) and this client's SETTINGS_INITIAL_WINDOW_SIZE set to
+    /// <paramref name="initialWindowSize"/>: 0 is a client that never lets the server send a byte of any reply.
+    /// </summary>
+    public async Task<int[]> SendUnaryBurstAsync(string path, IReadOnlyList<byte[]> messages, IReadOnlyList<(string Name, string Value)> headers, int initialWindowSize)
     {
         var output = new List<byte>(Preface);
-        // SETTINGS: INITIAL_WINDOW_SIZE (0x4) = 1 GiB.
-        WriteFrame(output, Settings, 0, 0, [0x00, 0x04, 0x40, 0x00, 0x00, 0x00]);
+        // SETTINGS: INITIAL_WINDOW_SIZE (0x4).
+        WriteFrame(output, Settings, 0, 0, [0x00, 0x04, (byte)(initialWindowSize >> 24), (byte)(initialWindowSize >> 16), (byte)(initialWindowSize >> 8), (byte)initialWindowSize]);
         WriteFrame(output, WindowUpdate, 0, 0, [0x40, 0x00, 0x00, 0x00]);
         var ids = new int[messages.Count];
         for (var n = 0; n < messages.Count; n++)
@@ -62,6 +70,11 @@ public sealed class RawHttp2Client : IAsyncDisposable
             HpackDecoder.WriteLiteralWithoutIndexing(block, ":authority", _authority);
             HpackDecoder.WriteLiteralWithoutIndexing(block, "content-type", "application/grpc");
             HpackDecoder.WriteLiteralWithoutIndexing(block, "te", "trailers");
+            foreach (var (name, value) in headers)
+            {
+                HpackDecoder.WriteLiteralWithoutIndexing(block, name, value);
+            }
+
             WriteFrame(output, Headers, EndHeaders, id, [.. block]);
             // The gRPC length-prefixed message: not compressed, 4-byte big-endian length.
             var grpc = new byte[5 + messages[n].Length];

@@ -118,7 +118,12 @@ internal sealed partial class MinimalControlPlaneEndpoint
                 return;
             }
 
-            var key = http.Request.Headers.TryGetValue(ControlPlaneService.IdempotencyKeyHeader, out var values) ? values.ToString() : null;
+            if (!IdempotencyKeyHeader.TryRead(http.Request.Headers, out var key))
+            {
+                Finish(http, _applyRpc, ApplyPath, started, IdempotencyKeyHeader.Repeated, null, IdempotencyKeyHeader.Repeated.Detail);
+                return;
+            }
+
             CartAnswer<ApplyResult> answer;
             try
             {

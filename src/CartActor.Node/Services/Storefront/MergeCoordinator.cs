@@ -40,7 +40,7 @@ internal sealed class MergeCoordinator(ControlPlaneService controlPlane)
             _ => throw new RpcException(new Status(StatusCode.InvalidArgument, $"strategy {(int)request.Strategy} is not a MergeStrategy")),
         };
 
-        var key = ForwardingHeaders.Read(context, ControlPlaneService.IdempotencyKeyHeader);
+        var key = IdempotencyKeyHeader.Read(context);
         var begin = new BeginMerge { TargetId = request.TargetId, Mode = mode };
         var (frozen, beginError) = await StepAsync(request.SourceId, begin, context, key).ConfigureAwait(false);
         if (beginError is null && (frozen.MergedInto != request.TargetId || frozen.Status is not (CartStatus.Merging or CartStatus.Merged)))
