@@ -10,7 +10,34 @@ namespace CartActor.Persistence.Tests.Redis;
 
 /// <summary>The store suite against one standalone redis-server.</summary>
 [Trait("Category", "Redis")]
-public sealed class RedisCartStoreOnStandaloneTests(RedisServerFixture redis) : RedisCartStoreTests(redis), IClassFixture<RedisServerFixture>;
+public sealed class RedisCartStoreOnStandaloneTests(RedisServerFixture redis) : RedisCartStoreTests(redis), IClassFixture<RedisServerFixture>
+{
+    [Fact]
+    public async Task A_batch_costs_redis_one_script_call_whatever_its_size_and_still_decides_each_cart()
+    {
+        using var store = redis.CreateStore();
+        var first = Enumerable.Range(1, 16).Select(i => new CartWrite((ulong)i, RedisRecords.Cart((ulong)i, 1, $"sku-{i}"), 0)).ToList();
+        Assert.Empty(await store.WriteAsync(first).WithTimeout());
+
+        // Half of the next batch is stale (expects version 0 again): refused one by one, inside the same single call.
+        var before = ScriptCalls();
+        var second = first.Select(w => new CartWrite(w.CartId, RedisRecords.Cart(w.CartId, 2, "again"), w.CartId % 2 == 0 ? 1UL : 0UL)).ToList();
+        var conflicts = await store.WriteAsync(second).WithTimeout();
+
+        Assert.Equal(1, ScriptCalls() - before);
+        Assert.Equal(first.Where(w => w.CartId % 2 == 1).Select(w => w.CartId), conflicts.Order());
+        Assert.All(second, w => Assert.Equal(w.CartId % 2 == 0 ? 2UL : 1UL, store.Load(w.CartId)!.State.Version));
+    }
+
+    /// <summary>EVAL and EVALSHA calls the server has run (INFO commandstats), from outside the store's connection.</summary>
+    private long ScriptCalls()
+    {
+        var stats = RespCommand.Send(redis.Port, "INFO", "commandstats");
+        return stats.Split("\r\n")
+            .Where(line => line.StartsWith("cmdstat_eval:", StringComparison.Ordinal) || line.StartsWith("cmdstat_evalsha:", StringComparison.Ordinal))
+            .Sum(line => long.Parse(line.Split(':')[1].Split(',')[0]["calls=".Length..], System.Globalization.CultureInfo.InvariantCulture));
+    }
+}
 
 /// <summary>
 /// The same suite against a Redis Cluster of three masters: a shard's batch spans hash slots (every cart is
