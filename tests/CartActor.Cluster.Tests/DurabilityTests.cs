@@ -6,13 +6,15 @@ using CartActor.Node.Tests;
 using CartActor.Tests.Shared.Redis;
 using CartActor.Tests.Shared;
 using Grpc.Core;
+using Microsoft.Extensions.Logging;
+using Xunit.Abstractions;
 using ControlPlaneClient = CartActor.ControlPlane.ControlPlane.ControlPlaneClient;
 
 namespace CartActor.Cluster.Tests;
 
 /// <summary>Acknowledged means durable: real processes killed with SIGKILL, real RocksDB files, a real Redis.</summary>
 [Trait("Category", "Durability")]
-public sealed class DurabilityTests
+public sealed class DurabilityTests(ITestOutputHelper output)
 {
     [Theory]
     [InlineData("fsync")]
@@ -59,8 +61,16 @@ public sealed class DurabilityTests
     {
         using var redis = new RedisServerFixture();
         string[] store = ["--store", redis.ConnectionString];
-        await using var first = await RunningNode.StartAsync([.. TestCluster.FastTimers, .. store]);
-        await using var second = await RunningNode.StartAsync([.. TestCluster.FastTimers, .. store, "--seeds", $"127.0.0.1:{first.GrpcPort}"]);
+        // The survivors' membership log lines, shown (with their peer tables) if the victim outlives its dead-after time.
+        var logs = new CapturedLogs();
+        void Capture(Microsoft.AspNetCore.Builder.WebApplicationBuilder b)
+        {
+            b.Logging.AddProvider(logs);
+            b.Logging.AddFilter<CapturedLogs>("CartActor.Node.Membership", LogLevel.Information);
+        }
+
+        await using var first = await RunningNode.StartAsync([.. TestCluster.FastTimers, .. store], Capture);
+        await using var second = await RunningNode.StartAsync([.. TestCluster.FastTimers, .. store, "--seeds", $"127.0.0.1:{first.GrpcPort}"], Capture);
         await using var victim = await NodeProcess.StartAsync([.. TestCluster.FastTimers, .. store, "--seeds", $"127.0.0.1:{first.GrpcPort}"]);
         await Eventually.TrueAsync(() => first.Get<ClusterView>().Ring.Members.Count == 3 && second.Get<ClusterView>().Ring.Members.Count == 3, TimeSpan.FromSeconds(20));
 
@@ -76,11 +86,20 @@ public sealed class DurabilityTests
         var beforeKill = ledger.AcknowledgedCount;
 
         await victim.KillAsync();
+        var killedAt = DateTime.UtcNow;
         await Eventually.TrueAsync(
             () => !first.Get<ClusterView>().Ring.Contains(victim.AdvertisedHost) && !second.Get<ClusterView>().Ring.Contains(victim.AdvertisedHost),
-            // DeadAfter is 3 s here; measured 2.9-3.6 s (4 runs at a load average of 34 on 2 cores). One CI run saw
-            // more than 10 s, before the heartbeat stopped waiting for its Negotiate round; not seen since.
-            TimeSpan.FromSeconds(10));
+            // DeadAfter is 3 s here; measured 2.9-3.6 s (4 runs at a load average of 34 on 2 cores).
+            TimeSpan.FromSeconds(10),
+            () => $"""
+                victim {victim.AdvertisedHost} killed at {killedAt:HH:mm:ss.fff}, still in a survivor's ring at {DateTime.UtcNow:HH:mm:ss.fff}
+                first:  {first.Get<ClusterMembership>().Describe()}
+                second: {second.Get<ClusterMembership>().Describe()}
+                thread pool: {ThreadPool.ThreadCount} threads, {ThreadPool.PendingWorkItemCount} queued
+                membership log:
+                {logs.Timeline}
+                """);
+        output.WriteLine($"victim out of both survivors' rings {(DateTime.UtcNow - killedAt).TotalSeconds:0.00} s after the kill (dead-after 3 s)");
         await Task.Delay(TimeSpan.FromSeconds(1));
         stop.Cancel();
         await load.WithTimeout();

@@ -64,6 +64,8 @@ internal sealed partial class ClusterMembership
         {
             while (!stoppingToken.IsCancellationRequested)
             {
+                Volatile.Write(ref _lastBeatAt, _time.GetTimestamp());
+                Interlocked.Increment(ref _beats);
                 var learntBefore = PeerCount();
                 // Joined, the heartbeat does not wait for its Negotiate round: pings keep their pace (they are
                 // what keeps this node's view fresh) while a slow peer takes its time to answer Negotiate.

@@ -20,8 +20,9 @@ namespace CartActor.Node.Membership;
 /// request path reads one timestamp (<see cref="IsViewStale"/>).
 /// <para>
 /// Partials by concern over the fields here: this file holds the peer table's views and ring publishing;
-/// Heartbeat (the loop, a tick, join and leave), PeerIO (Ping, Negotiate, seeds), SelfConfirmation and
-/// StaleView (freshness, stale-view recovery, refresh, dropping carts a new ring moves away).
+/// Heartbeat (the loop, a tick, join and leave), PeerIO (Ping, Negotiate, seeds), SelfConfirmation,
+/// StaleView (freshness, stale-view recovery, refresh, dropping carts a new ring moves away) and Report
+/// (a one-line account of the state, for failure reports).
 /// </para>
 /// </summary>
 internal sealed partial class ClusterMembership : BackgroundService, IHostedLifecycleService

@@ -182,6 +182,15 @@ internal sealed class PeerTable(ClusterOptions options, int maxKnownHosts, TimeP
         return events;
     }
 
+    /// <summary>One line per known host (state, misses, seconds since last heard and since first known), for a failure report.</summary>
+    public string Describe()
+    {
+        var inv = System.Globalization.CultureInfo.InvariantCulture;
+        return string.Join("; ", _peers.Values.OrderBy(p => p.Host, StringComparer.Ordinal).Select(p => string.Create(
+            inv,
+            $"{p.Host} {p.Status} misses={p.Misses} heard={time.GetElapsedTime(p.LastHeard).TotalSeconds:0.00}s known={time.GetElapsedTime(p.FirstKnown).TotalSeconds:0.00}s")));
+    }
+
     private sealed class Peer(string host, long firstKnown)
     {
         public string Host { get; } = host;
