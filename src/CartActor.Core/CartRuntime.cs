@@ -227,7 +227,8 @@ public sealed class CartRuntime : IAsyncDisposable
     /// <summary>
     /// Evicts from memory every live cart <paramref name="drop"/> selects, in order with each shard's other
     /// work (a ring change: the carts this node no longer owns; their records are already written). Returns
-    /// how many went. <paramref name="drop"/> runs on the shards, concurrently.
+    /// how many went. <paramref name="drop"/> runs on the shards, concurrently, never on the caller: the call
+    /// returns once the drop is queued on every shard (see <see cref="MailboxShard.PostAsync{T}"/>).
     /// </summary>
     public async Task<int> EvictWhereAsync(Func<ulong, bool> drop, EvictionReason reason)
     {
@@ -235,7 +236,7 @@ public sealed class CartRuntime : IAsyncDisposable
         var evictions = new Task<int>[_shards.Length];
         for (var i = 0; i < _shards.Length; i++)
         {
-            evictions[i] = _shards[i].RunAsync(shard => shard.EvictWhere(drop, reason), bypassLimit: true);
+            evictions[i] = _shards[i].PostAsync(shard => shard.EvictWhere(drop, reason), bypassLimit: true);
         }
 
         return (await Task.WhenAll(evictions).ConfigureAwait(false)).Sum();
@@ -247,7 +248,7 @@ public sealed class CartRuntime : IAsyncDisposable
         var sweeps = new Task<int>[_shards.Length];
         for (var i = 0; i < _shards.Length; i++)
         {
-            sweeps[i] = _shards[i].RunAsync(static shard => shard.SweepIdle(), bypassLimit: true);
+            sweeps[i] = _shards[i].PostAsync(static shard => shard.SweepIdle(), bypassLimit: true);
         }
 
         return (await Task.WhenAll(sweeps).ConfigureAwait(false)).Sum();
@@ -259,7 +260,7 @@ public sealed class CartRuntime : IAsyncDisposable
         var evictions = new Task<int>[_shards.Length];
         for (var i = 0; i < _shards.Length; i++)
         {
-            evictions[i] = _shards[i].RunAsync(shard => shard.EvictAll(reason), bypassLimit: true);
+            evictions[i] = _shards[i].PostAsync(shard => shard.EvictAll(reason), bypassLimit: true);
         }
 
         return (await Task.WhenAll(evictions).ConfigureAwait(false)).Sum();
@@ -305,7 +306,7 @@ public sealed class CartRuntime : IAsyncDisposable
         // Timer callbacks must not block; a sweep queues behind live work on each shard. A full shard skips this round.
         foreach (var shard in _shards)
         {
-            _ = shard.RunAsync(static s => s.SweepIdle(), bypassLimit: false);
+            _ = shard.PostAsync(static s => s.SweepIdle(), bypassLimit: false);
         }
     }
 

@@ -84,7 +84,7 @@ internal sealed partial class MailboxShard : IThreadPoolWorkItem
         return new ValueTask<ApplyOutcome>(work, token);
     }
 
-    /// <summary>Queues rare control work (sweeps, drops, shutdown) and runs it in order with everything else.</summary>
+    /// <summary>Queues rare work of a request (a read that loads, an export) and runs it in order with everything else, on the caller when the shard is idle.</summary>
     public Task<T> RunAsync<T>(Func<MailboxShard, T> callback, bool bypassLimit)
     {
         var work = new CallbackWork<T>(callback);
@@ -94,6 +94,30 @@ internal sealed partial class MailboxShard : IThreadPoolWorkItem
         }
 
         TryDrainHere();
+        return work.Task;
+    }
+
+    /// <summary>
+    /// Queues control work (sweeps, ring-change drops, a stale view's drop, shutdown) in order with everything
+    /// else, and never drains the shard on the caller: an idle shard is started on the thread pool. The callers
+    /// are the membership heartbeat and ring publication (under the membership lock); drained there, the pass
+    /// took every Apply queued behind the drop, synchronous store loads included (2 s each when a Redis load
+    /// timed out), and a SIGKILLed member stayed in the ring for more than 10 s with a dead-after time of 3 s.
+    /// </summary>
+    public Task<T> PostAsync<T>(Func<MailboxShard, T> callback, bool bypassLimit)
+    {
+        var work = new CallbackWork<T>(callback);
+        if (!TryEnqueue(work, bypassLimit))
+        {
+            return Task.FromException<T>(new CartRuntimeException(CartRequestError.Overloaded, "shard queue is full; try again"));
+        }
+
+        // The same hand-off as a drain's exit: whoever holds Busy sees this work, or this CAS starts a drain for it.
+        if (Interlocked.CompareExchange(ref _state, Busy, Idle) == Idle)
+        {
+            ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
+        }
+
         return work.Task;
     }
 

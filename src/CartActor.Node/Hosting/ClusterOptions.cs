@@ -14,7 +14,10 @@ public sealed class ClusterOptions
     /// <summary>Missed pings in a row after which a member is Suspect (its carts are served by their stand-ins). Default 3.</summary>
     public int SuspectAfterMisses { get; set; } = 3;
 
-    /// <summary>A member (or a learnt host) silent this long is removed (forgotten). Default 10 s.</summary>
+    /// <summary>
+    /// A member (or a learnt host) silent this long is removed (forgotten) by the next heartbeat: within this plus
+    /// <see cref="PingInterval"/> plus <see cref="PingTimeout"/>. Default 10 s.
+    /// </summary>
     public TimeSpan DeadAfter { get; set; } = TimeSpan.FromSeconds(10);
 
     /// <summary>How often views are merged with every member through Negotiate. Default 5 s.</summary>
