@@ -288,6 +288,9 @@ public static class NodeHost
 
     private static void ConfigureKestrel(KestrelServerOptions kestrel, NodeOptions options, NodeTls? tls)
     {
+        // Socket transport, HTTP/2 windows and data rates keep Kestrel's defaults on purpose: inline scheduling, inline
+        // socket completions and IOQueueCount 0 each measured slower on one core (replies of concurrent streams no
+        // longer leave in one send), the others no faster (docs/BENCHMARKS.md, "Transport and runtime settings").
         kestrel.AddServerHeader = false;
         kestrel.Limits.Http2.MaxStreamsPerConnection = options.MaxStreamsPerConnection;
         // The connection cap is ConnectionCap on each endpoint, not Kestrel's (which closes refused gRPC
