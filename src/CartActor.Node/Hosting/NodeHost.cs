@@ -87,6 +87,8 @@ public static class NodeHost
         builder.Services.AddSingleton<IHeartbeatDuty>(sp => new IdleSweepDuty(sp.GetRequiredService<CartRuntime>()));
         builder.Services.AddSingleton<IHeartbeatDuty>(sp => sp.GetRequiredService<NodeReadiness>());
         builder.Services.AddSingleton<TlsHandshakeWatch>();
+        builder.Services.AddSingleton<ReplyBudget>();
+        builder.Services.AddSingleton<ReplyBudgetFlush>();
         builder.Services.AddSingleton<IHeartbeatDuty>(sp => sp.GetRequiredService<TlsHandshakeWatch>());
         builder.Services.AddSingleton(sp => new CartRuntime(
             sp.GetRequiredService<CartRuntimeOptions>(),
@@ -143,6 +145,8 @@ public static class NodeHost
             grpc.Interceptors.Add<StatusInterceptor>();
             // Inside the status interceptor, so refusals are counted like every other status.
             grpc.Interceptors.Add<PeerAuthInterceptor>();
+            // Inside the status interceptor too: a reply over the budget is counted as RESOURCE_EXHAUSTED.
+            grpc.Interceptors.Add<ReplyBudgetInterceptor>();
         }).AddJsonTranscoding();
         StorefrontHosting.AddServices(builder.Services, nodeOptions);
         // A request that does not parse is INVALID_ARGUMENT naming its type, for every service mapped below.
@@ -184,6 +188,10 @@ public static class NodeHost
             app.Use(next => context => (minimal ??= services.GetRequiredService<MinimalControlPlaneEndpoint>()).InvokeAsync(context, next));
         }
 
+        // Grpc.AspNetCore's large replies are flushed under the stall deadline (ReplyBudget); calls the minimal
+        // endpoint served never come here.
+        var replyFlush = app.Services.GetRequiredService<ReplyBudgetFlush>();
+        app.Use(next => context => replyFlush.InvokeAsync(context, next));
         app.UseRouting();
         StorefrontHosting.UsePipeline(app, nodeOptions);
         app.MapGrpcService<ControlPlaneService>();

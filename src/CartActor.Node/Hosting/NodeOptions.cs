@@ -84,6 +84,19 @@ public sealed class NodeOptions
     public int MaxStreamsPerConnection { get; set; } = 512;
 
     /// <summary>
+    /// Bytes of large replies (64 KiB and more) written but not yet taken by their clients, node-wide; a call whose
+    /// reply does not fit is refused with RESOURCE_EXHAUSTED naming this setting. Bounds what clients that never read
+    /// (or grant no HTTP/2 window) can pin in the node. Default 256 MiB.
+    /// </summary>
+    public long MaxPendingReplyBytes { get; set; } = 256L * 1024 * 1024;
+
+    /// <summary>
+    /// How long a large reply may wait for its client to take it; past it the stream is reset and its memory goes
+    /// back. Default 30 s.
+    /// </summary>
+    public TimeSpan ReplyStallTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
     /// Open connections per port; more are closed at once while the open ones keep being served. Default 0: sized
     /// below the open-file limit seen at start ((soft limit - 256) / 2, at least 16).
     /// </summary>

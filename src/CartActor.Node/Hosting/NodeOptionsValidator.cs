@@ -29,6 +29,8 @@ internal sealed class NodeOptionsValidator : IValidateOptions<NodeOptions>
         if (options.MaxMessageSize is < 1024 or > 256 * 1024 * 1024) failures.Add($"Node:MaxMessageSize must be 1 KiB..256 MiB (was {options.MaxMessageSize})");
         if (options.MaxConnections is < 0 or > 1_000_000) failures.Add($"Node:MaxConnections must be 0 (sized from the open-file limit) or 1..1000000 (was {options.MaxConnections})");
         if (options.MaxStreamsPerConnection is < 1 or > 100_000) failures.Add($"Node:MaxStreamsPerConnection must be 1..100000 (was {options.MaxStreamsPerConnection})");
+        if (options.MaxPendingReplyBytes is < 1024 * 1024 or > 1L << 40) failures.Add($"Node:MaxPendingReplyBytes must be 1 MiB..1 TiB (was {options.MaxPendingReplyBytes})");
+        if (options.ReplyStallTimeout < TimeSpan.FromSeconds(1) || options.ReplyStallTimeout > TimeSpan.FromHours(1)) failures.Add($"Node:ReplyStallTimeout must be 1 s..1 h (was {options.ReplyStallTimeout})");
         if (options.ShutdownTimeout <= TimeSpan.Zero) failures.Add($"Node:ShutdownTimeout must be positive (was {options.ShutdownTimeout})");
         if (options.DrainDelay < TimeSpan.Zero || options.DrainDelay >= options.ShutdownTimeout) failures.Add($"Node:DrainDelay must be at least 0 and less than Node:ShutdownTimeout ({options.ShutdownTimeout}) (was {options.DrainDelay})");
         if (options.MaxOwnershipHints < 0) failures.Add($"Node:MaxOwnershipHints must not be negative (was {options.MaxOwnershipHints})");

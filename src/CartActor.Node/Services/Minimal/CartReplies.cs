@@ -25,11 +25,11 @@ internal static class CartReplies
     public static void WriteCartState(PipeWriter writer, ReadOnlySpan<byte> state)
     {
         // One GetSpan/Advance for the whole frame (see GrpcResponse: each takes the stream's output lock).
-        var frame = writer.GetSpan(GrpcWire.HeaderSize + state.Length);
+        var frame = GrpcResponse.FrameSpan(writer, GrpcWire.HeaderSize + state.Length, out var staged);
         frame[0] = 0;
         BinaryPrimitives.WriteUInt32BigEndian(frame[1..], (uint)state.Length);
         state.CopyTo(frame[GrpcWire.HeaderSize..]);
-        writer.Advance(GrpcWire.HeaderSize + state.Length);
+        GrpcResponse.Commit(writer, GrpcWire.HeaderSize + state.Length, staged);
     }
 
     /// <summary>
@@ -47,7 +47,7 @@ internal static class CartReplies
         }
 
         // The whole frame in one span (see WriteCartState).
-        var frame = writer.GetSpan(GrpcWire.HeaderSize + size);
+        var frame = GrpcResponse.FrameSpan(writer, GrpcWire.HeaderSize + size, out var staged);
         frame[0] = 0;
         BinaryPrimitives.WriteUInt32BigEndian(frame[1..], (uint)size);
         var at = GrpcWire.HeaderSize;
@@ -71,7 +71,7 @@ internal static class CartReplies
             }
         }
 
-        writer.Advance(at);
+        GrpcResponse.Commit(writer, at, staged);
     }
 
     /// <summary>CartState.version read from the packed bytes (0 when absent, as proto3 reads it); no message is built.</summary>

@@ -46,11 +46,43 @@ internal static class GrpcResponse
     public static void WriteMessage(System.IO.Pipelines.PipeWriter writer, IMessage message)
     {
         var size = message.CalculateSize();
-        var frame = writer.GetSpan(GrpcWire.HeaderSize + size);
+        var frame = FrameSpan(writer, GrpcWire.HeaderSize + size, out var staged);
         frame[0] = 0;
         BinaryPrimitives.WriteUInt32BigEndian(frame[1..], (uint)size);
         message.WriteTo(frame.Slice(GrpcWire.HeaderSize, size));
-        writer.Advance(GrpcWire.HeaderSize + size);
+        Commit(writer, GrpcWire.HeaderSize + size, staged);
+    }
+
+    /// <summary>
+    /// Where a reply frame of <paramref name="frameBytes"/> is rendered: the pipe's own span, or for a frame of
+    /// <see cref="ReplyBudget.TrackedReplyBytes"/> or more a rented staging array (<paramref name="staged"/>). A span
+    /// that large from the pipe is a fresh array-pool array per reply (past the pool block size), rounded up to a
+    /// power of two and held until the client takes the reply; staged, the frame goes into the pipe in pool blocks
+    /// (<see cref="Commit"/>) and the array is returned at once.
+    /// </summary>
+    internal static Span<byte> FrameSpan(System.IO.Pipelines.PipeWriter writer, int frameBytes, out byte[]? staged)
+    {
+        if (frameBytes < ReplyBudget.TrackedReplyBytes)
+        {
+            staged = null;
+            return writer.GetSpan(frameBytes);
+        }
+
+        staged = System.Buffers.ArrayPool<byte>.Shared.Rent(frameBytes);
+        return staged;
+    }
+
+    /// <summary>Commits <paramref name="written"/> bytes of the frame <see cref="FrameSpan"/> gave out.</summary>
+    internal static void Commit(System.IO.Pipelines.PipeWriter writer, int written, byte[]? staged)
+    {
+        if (staged is null)
+        {
+            writer.Advance(written);
+            return;
+        }
+
+        System.Buffers.BuffersExtensions.Write(writer, staged.AsSpan(0, written));
+        System.Buffers.ArrayPool<byte>.Shared.Return(staged);
     }
 
     /// <summary>GetReply { grain = state } written field by field: the packed state is copied once and no GetReply is built.</summary>
@@ -58,12 +90,12 @@ internal static class GrpcResponse
     {
         var stateSize = state?.CalculateSize() ?? 0;
         var size = state is null ? 0 : 1 + CodedOutputStream.ComputeLengthSize(stateSize) + stateSize;
-        var frame = writer.GetSpan(GrpcWire.HeaderSize + size);
+        var frame = FrameSpan(writer, GrpcWire.HeaderSize + size, out var staged);
         frame[0] = 0;
         BinaryPrimitives.WriteUInt32BigEndian(frame[1..], (uint)size);
         if (state is null)
         {
-            writer.Advance(GrpcWire.HeaderSize);
+            Commit(writer, GrpcWire.HeaderSize, staged);
             return;
         }
 
@@ -79,6 +111,6 @@ internal static class GrpcResponse
 
         frame[written++] = (byte)length;
         state.WriteTo(frame.Slice(written, stateSize));
-        writer.Advance(written + stateSize);
+        Commit(writer, written + stateSize, staged);
     }
 }

@@ -76,6 +76,12 @@ internal sealed partial class MinimalControlPlaneEndpoint
                 return;
             }
 
+            if (ReplyBudget.Tracks(answer.Reply?.Value.Length ?? 0))
+            {
+                await ServeTrackedAsync(http, _getCartRpc, GetCartPath, started, answer, answer.Reply!.Value.Length, false, 0, static (h, a, _) => WriteCartAsync(h, a.Reply, null, 0)).ConfigureAwait(false);
+                return;
+            }
+
             try
             {
                 if (!await WriteCartAsync(http, answer.Reply, null, 0).ConfigureAwait(false))
@@ -135,6 +141,11 @@ internal sealed partial class MinimalControlPlaneEndpoint
                 return;
             }
 
+            if (!AdmitsWrite(http, _mutateRpc, MutatePath, started))
+            {
+                return;
+            }
+
             CartAnswer<ApplyResult> answer;
             int skip;
             try
@@ -151,6 +162,12 @@ internal sealed partial class MinimalControlPlaneEndpoint
             if (!answer.IsServed)
             {
                 Finish(http, _mutateRpc, MutatePath, started, answer.Refusal, answer.Trailers, answer.Refusal.Detail);
+                return;
+            }
+
+            if (ReplyBudget.Tracks(answer.Reply!.State?.Value.Length ?? 0))
+            {
+                await ServeTrackedAsync(http, _mutateRpc, MutatePath, started, answer, answer.Reply.State!.Value.Length, true, skip, static (h, a, s) => WriteCartAsync(h, a.Reply!.State, a.Reply, s)).ConfigureAwait(false);
                 return;
             }
 

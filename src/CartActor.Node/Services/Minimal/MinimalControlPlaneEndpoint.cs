@@ -32,6 +32,7 @@ internal sealed partial class MinimalControlPlaneEndpoint
     private readonly NodeMetrics _metrics;
     private readonly FailedRequestLog _failures;
     private readonly ILogger<MinimalControlPlaneEndpoint> _logger;
+    private readonly ReplyBudget _replies;
     private readonly int _maxMessageSize;
     private readonly int _applyRpc;
     private readonly int _getRpc;
@@ -42,8 +43,10 @@ internal sealed partial class MinimalControlPlaneEndpoint
         NodeMetrics metrics,
         FailedRequestLog failures,
         IOptions<NodeOptions> options,
+        ReplyBudget replies,
         ILogger<MinimalControlPlaneEndpoint> logger)
     {
+        _replies = replies;
         _service = service;
         _authorization = authorization;
         _metrics = metrics;
@@ -124,6 +127,11 @@ internal sealed partial class MinimalControlPlaneEndpoint
                 return;
             }
 
+            if (!AdmitsWrite(http, _applyRpc, ApplyPath, started))
+            {
+                return;
+            }
+
             CartAnswer<ApplyResult> answer;
             try
             {
@@ -138,6 +146,12 @@ internal sealed partial class MinimalControlPlaneEndpoint
             if (!answer.IsServed)
             {
                 Finish(http, _applyRpc, ApplyPath, started, answer.Refusal, answer.Trailers, answer.Refusal.Detail);
+                return;
+            }
+
+            if (ReplyBudget.Tracks(answer.Reply!.State?.Value.Length ?? 0))
+            {
+                await ServeTrackedAsync(http, _applyRpc, ApplyPath, started, answer, answer.Reply.State!.Value.Length, true, 0, static (h, a, _) => WriteMessageAsync(h, a.Reply!)).ConfigureAwait(false);
                 return;
             }
 
@@ -200,6 +214,12 @@ internal sealed partial class MinimalControlPlaneEndpoint
             if (!answer.IsServed)
             {
                 Finish(http, _getRpc, GetPath, started, answer.Refusal, answer.Trailers, answer.Refusal.Detail);
+                return;
+            }
+
+            if (ReplyBudget.Tracks(answer.Reply?.Value.Length ?? 0))
+            {
+                await ServeTrackedAsync(http, _getRpc, GetPath, started, answer, answer.Reply!.Value.Length, false, 0, static (h, a, _) => WriteGetReplyAsync(h, a.Reply)).ConfigureAwait(false);
                 return;
             }
 
