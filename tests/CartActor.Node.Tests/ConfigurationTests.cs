@@ -27,6 +27,8 @@ public sealed class ConfigurationTests
     [InlineData(new[] { "--Cart:MaxQueueDepthPerShard", "0" }, "Cart:MaxQueueDepthPerShard")]
     [InlineData(new[] { "--Node:DrainDelay", "-00:00:01" }, "Node:DrainDelay")]
     [InlineData(new[] { "--Redis:WaitReplicas", "-1" }, "Redis:WaitReplicas")]
+    [InlineData(new[] { "--Node:MaxPendingReplyBytes", "1000" }, "Node:MaxPendingReplyBytes")]
+    [InlineData(new[] { "--Node:ReplyStallTimeout", "0s" }, "Node:ReplyStallTimeout")]
     [InlineData(new[] { "--Cluster:ForwardAttemptTimeout", "0s" }, "Cluster:ForwardAttemptTimeout")]
     [InlineData(new[] { "--Node:DrainDelay", "00:00:30", "--Node:ShutdownTimeout", "00:00:20" }, "Node:DrainDelay")]
     public void OtherInvalidSettingsAreRefusedByName(string[] args, string setting)
