@@ -108,6 +108,31 @@ public sealed class TaxRoundingTests : IAsyncLifetime
         }
     }
 
+    [Fact]
+    public void IncludedTax_MatchesExactRationalRoundingAcrossThe64BitPathLimit()
+    {
+        // IncludedTax computes in 64 bits below 2^48 and in Int128 above: both sides of that edge, and large amounts
+        // on both paths, must give the exact rounding.
+        const long edge = 1L << 48;
+        var random = new Random(12);
+        foreach (var rate in new[] { 1, 599, 2500, 3333, 9999, 10_000 })
+        {
+            for (long delta = -3; delta <= 3; delta++)
+            {
+                Assert.Equal(ReferenceTax(edge + delta, rate), Money.IncludedTax(edge + delta, rate));
+                Assert.Equal(ReferenceTax(-(edge + delta), rate), Money.IncludedTax(-(edge + delta), rate));
+            }
+
+            for (var i = 0; i < 2000; i++)
+            {
+                var amount = random.NextInt64(-CartLimits.MaxPrice * CartLimits.MaxQuantityPerLine, CartLimits.MaxPrice * CartLimits.MaxQuantityPerLine);
+                Assert.Equal(ReferenceTax(amount, rate), Money.IncludedTax(amount, rate));
+                var small = random.NextInt64(-edge, edge);
+                Assert.Equal(ReferenceTax(small, rate), Money.IncludedTax(small, rate));
+            }
+        }
+    }
+
     /// <summary>An independent formulation: decimal division, then MidpointRounding.AwayFromZero.</summary>
     private static long ReferenceTax(long amount, int rate) =>
         (long)Math.Round((decimal)amount * rate / (10_000 + rate), MidpointRounding.AwayFromZero);

@@ -31,8 +31,11 @@ public abstract class MutationHandler
 public abstract class MutationHandler<TMessage> : MutationHandler
     where TMessage : class, IMessage<TMessage>, new()
 {
-    private static readonly MessageParser<TMessage> Parser = new(() => new TMessage());
     private static readonly MessageDescriptor MessageDescriptor = new TMessage().Descriptor;
+
+    // The generated parser (its factory is a plain `new AddItem()`): a parser built here on `new TMessage()` creates
+    // each message through Activator (RuntimeType.CreateInstanceOfT, about 1 % of a node's Apply in the issue 12 profile).
+    private static readonly MessageParser<TMessage> Parser = (MessageParser<TMessage>)MessageDescriptor.Parser;
 
     public sealed override MessageDescriptor Descriptor => MessageDescriptor;
 
