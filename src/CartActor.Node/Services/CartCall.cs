@@ -29,12 +29,13 @@ internal readonly struct CartCall(HttpContext http, DateTime deadline, Cancellat
 /// </summary>
 internal readonly struct CartAnswer<T>
 {
-    private CartAnswer(T? reply, IDisposable? release, Status refusal, Metadata? trailers)
+    private CartAnswer(T? reply, IDisposable? release, Status refusal, Metadata? trailers, bool isBuiltHere = false)
     {
         Reply = reply;
         Release = release;
         Refusal = refusal;
         Trailers = trailers;
+        IsBuiltHere = isBuiltHere;
     }
 
     public T? Reply { get; }
@@ -48,7 +49,16 @@ internal readonly struct CartAnswer<T>
 
     public bool IsServed => Refusal.StatusCode == StatusCode.OK;
 
+    /// <summary>
+    /// The reply was built on this node for this call (a fresh local Apply, not a forward's reply nor a replay parsed
+    /// from the store), so it holds no unknown fields of its own: the minimal endpoint may write it field by field.
+    /// </summary>
+    public bool IsBuiltHere { get; }
+
     public static CartAnswer<T> Served(T? reply, IDisposable? release) => new(reply, release, Status.DefaultSuccess, null);
+
+    /// <summary>Served with a reply this node built for this call (see <see cref="IsBuiltHere"/>).</summary>
+    public static CartAnswer<T> ServedBuiltHere(T? reply, IDisposable? release) => new(reply, release, Status.DefaultSuccess, null, isBuiltHere: true);
 
     public static CartAnswer<T> Refused(Status status, Metadata? trailers = null) => new(default, null, status, trailers);
 

@@ -280,7 +280,10 @@ internal sealed partial class ControlPlaneService : ControlPlane.ControlPlane.Co
     private static async ValueTask<CartAnswer<ApplyResult>> ApplyAwaited(ValueTask<ApplyOutcome> pending) =>
         Served(await pending.ConfigureAwait(false));
 
-    private static CartAnswer<ApplyResult> Served(ApplyOutcome outcome) => CartAnswer<ApplyResult>.Served(outcome.Result, outcome.AsDisposable());
+    // A replay's result was parsed from the cart's stored record (unknown fields and all); a fresh one was built here.
+    private static CartAnswer<ApplyResult> Served(ApplyOutcome outcome) => outcome.IsReplay
+        ? CartAnswer<ApplyResult>.Served(outcome.Result, outcome.AsDisposable())
+        : CartAnswer<ApplyResult>.ServedBuiltHere(outcome.Result, outcome.AsDisposable());
 
     /// <summary>The work an announcement can start is bounded: a larger one is refused before any of it is done.</summary>
     private void RequireAnnouncementSize(int ids)

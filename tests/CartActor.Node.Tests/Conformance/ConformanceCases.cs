@@ -71,6 +71,8 @@ internal static class ConformanceCases
         }),
 
         // ---- refused by the node ----
+        new("raw: Apply with refused mutations, an unknown type and an Any with unknown fields (echoed in the results)", StatusCode.OK, (node, id) =>
+            Raw(node, "Apply", RawGrpc.Frame(MixedApplyMessage(id)))),
         new("raw: cart id 0", StatusCode.InvalidArgument, (node, _) => Raw(node, "Apply", Apply(0))),
         new("raw: Get of cart id 0", StatusCode.InvalidArgument, (node, _) => Raw(node, "Get", Get(0))),
         new("raw: Apply without mutations", StatusCode.InvalidArgument, (node, id) => Raw(node, "Apply", RawGrpc.Frame(new ApplyRequest { Id = id }.ToByteArray()))),
@@ -158,6 +160,15 @@ internal static class ConformanceCases
     private static byte[] ApplyMessage(ulong id, string sku = "sku-c") => Carts.Apply(id, Carts.Item(sku), new CartActor.Cart.Messages.ChangeQuantity { ItemId = 1, Quantity = 3 }).ToByteArray();
 
     private static byte[] Apply(ulong id, string sku = "sku-c") => RawGrpc.Frame(ApplyMessage(id, sku));
+
+    /// <summary>An AddItem whose Any carries unknown fields (3 and 4), a ChangeQuantity of a missing line, an unknown type, a non-ASCII sku.</summary>
+    private static byte[] MixedApplyMessage(ulong id)
+    {
+        var request = Carts.Apply(id, Carts.Item("sku-ö€"), new CartActor.Cart.Messages.ChangeQuantity { ItemId = 99, Quantity = 2 });
+        request.Messages.Insert(0, Google.Protobuf.WellKnownTypes.Any.Parser.ParseFrom([.. Google.Protobuf.WellKnownTypes.Any.Pack(Carts.Item("sku-u")).ToByteArray(), 0x18, 0x07, 0x22, 0x01, 0x41]));
+        request.Messages.Add(new Google.Protobuf.WellKnownTypes.Any { TypeUrl = "type.googleapis.com/cart_messages.NoSuchThing", Value = Google.Protobuf.ByteString.CopyFrom(1, 2, 3) });
+        return request.ToByteArray();
+    }
 
     private static byte[] Get(ulong id) => RawGrpc.Frame(new GetRequest { Id = id }.ToByteArray());
 

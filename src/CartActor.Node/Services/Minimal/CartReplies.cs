@@ -115,7 +115,8 @@ internal static class CartReplies
         (mutation.Type.Length > 0 ? 1 + CodedOutputStream.ComputeStringSize(mutation.Type) : 0)
         + (mutation.HasError ? 1 + CodedOutputStream.ComputeStringSize(mutation.Error) : 0);
 
-    private static int WriteString(Span<byte> span, byte tag, string value)
+    /// <summary>A string field: tag, UTF-8 length, UTF-8 bytes; returns the bytes written.</summary>
+    internal static int WriteString(Span<byte> span, byte tag, string value)
     {
         span[0] = tag;
         var length = Encoding.UTF8.GetByteCount(value);
@@ -123,7 +124,7 @@ internal static class CartReplies
         return at + Encoding.UTF8.GetBytes(value, span[at..]);
     }
 
-    private static int WriteVarint(Span<byte> span, uint value)
+    internal static int WriteVarint(Span<byte> span, uint value)
     {
         var at = 0;
         while (value >= 0x80)

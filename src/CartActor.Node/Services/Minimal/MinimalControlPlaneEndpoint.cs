@@ -158,7 +158,10 @@ internal sealed partial class MinimalControlPlaneEndpoint
             try
             {
                 await http.Response.StartAsync().ConfigureAwait(false);
-                GrpcResponse.WriteMessage(http.Response.BodyWriter, answer.Reply!);
+                if (!answer.IsBuiltHere || !ApplyReply.TryWrite(http.Response.BodyWriter, answer.Reply!))
+                {
+                    GrpcResponse.WriteMessage(http.Response.BodyWriter, answer.Reply!);
+                }
             }
             finally
             {
