@@ -3,6 +3,7 @@ using CartActor.Diagnostics;
 using CartActor.Grains;
 using CartActor.Packing;
 using CartActor.Persistence;
+using Microsoft.Extensions.ObjectPool;
 
 namespace CartActor.Mailboxes;
 
@@ -45,6 +46,10 @@ internal sealed partial class MailboxShard
 
     // Set while a pass waits at the back of the thread pool for its write (shard-only).
     private bool _flushDeferred;
+
+    // A settled pass's successful answers, handed to the pool in one item (shard-only until delivered).
+    private readonly ObjectPool<PassAnswers> _answersPool = new DefaultObjectPool<PassAnswers>(new PassAnswers.Policy(), 16);
+    private List<(ApplyWork Work, ApplyOutcome Outcome)> _answers = new();
 
     internal long Now() => _context.Time.GetTimestamp();
 
@@ -252,8 +257,21 @@ internal sealed partial class MailboxShard
             }
             else
             {
-                work.Succeed(outcome);
+                _answers.Add((work, outcome));
             }
+        }
+
+        if (_answers.Count == 1)
+        {
+            // A lone Apply, often still inside its own ApplyAsync on this thread (an os write lands at once): completing
+            // it here lets that call return completed, with no hop at all.
+            var (work, outcome) = _answers[0];
+            _answers.Clear();
+            work.Succeed(outcome);
+        }
+        else if (_answers.Count > 1)
+        {
+            _answers = _answersPool.Get().Deliver(_answersPool, _answers);
         }
     }
 

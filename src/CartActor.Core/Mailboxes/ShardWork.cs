@@ -16,7 +16,7 @@ internal abstract class ShardWork
 /// <summary>
 /// A queued Apply. Pooled and awaited through a reusable <see cref="IValueTaskSource{T}"/>, so queueing
 /// behind a busy shard allocates nothing of its own. Continuations run asynchronously: the shard never
-/// runs a caller's code while it holds the shard.
+/// runs a caller's code while it holds the shard (a settled pass's answers run inline off the shard, see PassAnswers).
 /// </summary>
 internal sealed class ApplyWork : ShardWork, IValueTaskSource<ApplyOutcome>
 {
@@ -65,6 +65,13 @@ internal sealed class ApplyWork : ShardWork, IValueTaskSource<ApplyOutcome>
 
     public void Succeed(ApplyOutcome outcome) => _source.SetResult(outcome);
 
+    /// <summary>Completes the Apply running its caller's continuation on this thread: only off the shard (<see cref="PassAnswers"/>).</summary>
+    public void SucceedInline(ApplyOutcome outcome)
+    {
+        _source.RunContinuationsAsynchronously = false;
+        _source.SetResult(outcome);
+    }
+
     public void Fail(Exception exception) => _source.SetException(exception);
 
     public ApplyOutcome GetResult(short token)
@@ -78,6 +85,7 @@ internal sealed class ApplyWork : ShardWork, IValueTaskSource<ApplyOutcome>
             _mutations = null;
             _idempotencyKey = null;
             _caller = default;
+            _source.RunContinuationsAsynchronously = true;
             _source.Reset();
             _pool?.Return(this);
         }
