@@ -2,7 +2,7 @@
 """Per-request latency percentiles (p50/p90/p99/max) of Apply and Get at 64 streams, per node mode (issue 12:
 "p99 at 64 streams <= 2 x p50").
 
-  latency.py --node-dll PATH [--modes memory,os,fsync,redis] [--rpc apply,get] [--seconds 6] [--warm 3] [--rounds 1]
+  latency.py --node-dll PATH [--modes memory,os,fsync,redis] [--rpc apply,get] [--seconds 6] [--warm 8] [--rounds 1]
 
 The shape of ../shared/perf/perfmatrix.py: the node pinned to CPU 0 with taskset, 8 h2load clients pinned to
 CPU 1, each one connection with 8 streams on its own cart (64 calls in flight), the same Apply body (AddItem +1,
@@ -110,7 +110,7 @@ def main():
     ap.add_argument("--modes", default="memory,os,fsync,redis")
     ap.add_argument("--rpc", default="apply,get")
     ap.add_argument("--seconds", type=int, default=6, help="measured h2load seconds per mode and rpc")
-    ap.add_argument("--warm", type=int, default=3, help="unrecorded h2load seconds before each measured run")
+    ap.add_argument("--warm", type=int, default=8, help="unrecorded h2load seconds before each measured run (perfmatrix's default)")
     ap.add_argument("--rounds", type=int, default=1, help="measured runs per mode and rpc (each reported)")
     a = ap.parse_args()
 
