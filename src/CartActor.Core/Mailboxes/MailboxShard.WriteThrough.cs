@@ -98,13 +98,26 @@ internal sealed partial class MailboxShard
         return work is not ApplyWork apply || !_grains.ContainsKey(apply.CartId);
     }
 
-    /// <summary>Called off the shard when a write lands: takes the shard if it is idle to settle the pass.</summary>
+    /// <summary>
+    /// Called off the shard when a write lands: takes the shard if it is idle to settle the pass. On a pool thread
+    /// (both stores complete there: the Redis client's continuation, the RocksDB committer's hand-off) the shard
+    /// runs right here: queueing it again would send the landing through the back of the pool's queue a second
+    /// time, behind every request received meanwhile, while the pass's callers wait. On any other thread (a
+    /// store's own I/O thread) it is queued, so no shard work ever runs there.
+    /// </summary>
     internal void WakeForLanding()
     {
         // Pairs with the run loop's exchange to Idle and its re-check of the landed head: one of the two sees the other.
         if (Interlocked.CompareExchange(ref _state, Busy, Idle) == Idle)
         {
-            ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
+            if (Thread.CurrentThread.IsThreadPoolThread)
+            {
+                Drain();
+            }
+            else
+            {
+                ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
+            }
         }
     }
 
