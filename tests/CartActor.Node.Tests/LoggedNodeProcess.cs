@@ -94,6 +94,26 @@ internal sealed class LoggedNodeProcess : IDisposable
             }
         }
 
+        /// <summary>
+        /// The lines of <paramref name="eventId"/> once at least <paramref name="count"/> arrived: the node's console
+        /// logger writes on its own thread and the pipe is read on another, so a line can reach the test after an
+        /// effect the node made visible (a readiness change) right after logging it.
+        /// </summary>
+        public async Task<IReadOnlyList<string>> WaitForMessagesAsync(int eventId, int count = 1)
+        {
+            var waited = System.Diagnostics.Stopwatch.StartNew();
+            while (true)
+            {
+                var messages = Messages(eventId);
+                if (messages.Count >= count || waited.Elapsed > TestTimeouts.Default)
+                {
+                    return messages;
+                }
+
+                await Task.Delay(50);
+            }
+        }
+
         public string Text()
         {
             lock (_lines)

@@ -64,8 +64,8 @@ public sealed class DiskFullTests
             Assert.True(freed.Elapsed < TimeSpan.FromSeconds(10), $"writes resumed {freed.Elapsed} after the disk was freed");
             await WaitForReadyzAsync(node, HttpStatusCode.OK, "ready");
 
+            Assert.Single(await node.Log.WaitForMessagesAsync(StoreWritesResumedEventId));
             Assert.Single(node.Log.Messages(StoreWritesFailingEventId));
-            Assert.Single(node.Log.Messages(StoreWritesResumedEventId));
             acknowledged[before] = await ApplyAsync(node, before, "before-3");
 
             // A crash (no shutdown, no flush) right after: everything acknowledged is on the disk.
