@@ -85,17 +85,7 @@ internal sealed partial class MailboxShard : IThreadPoolWorkItem
     }
 
     /// <summary>Queues rare work of a request (a read that loads, an export) and runs it in order with everything else, on the caller when the shard is idle.</summary>
-    public Task<T> RunAsync<T>(Func<MailboxShard, T> callback, bool bypassLimit)
-    {
-        var work = new CallbackWork<T>(callback);
-        if (!TryEnqueue(work, bypassLimit))
-        {
-            return Task.FromException<T>(new CartRuntimeException(CartRequestError.Overloaded, "shard queue is full; try again"));
-        }
-
-        TryDrainHere();
-        return work.Task;
-    }
+    public Task<T> RunAsync<T>(Func<MailboxShard, T> callback, bool bypassLimit) => QueueCallback(callback, bypassLimit, drainHere: true);
 
     /// <summary>
     /// Queues control work (sweeps, ring-change drops, a stale view's drop, shutdown) in order with everything
@@ -104,22 +94,7 @@ internal sealed partial class MailboxShard : IThreadPoolWorkItem
     /// took every Apply queued behind the drop, synchronous store loads included (2 s each when a Redis load
     /// timed out), and a SIGKILLed member stayed in the ring for more than 10 s with a dead-after time of 3 s.
     /// </summary>
-    public Task<T> PostAsync<T>(Func<MailboxShard, T> callback, bool bypassLimit)
-    {
-        var work = new CallbackWork<T>(callback);
-        if (!TryEnqueue(work, bypassLimit))
-        {
-            return Task.FromException<T>(new CartRuntimeException(CartRequestError.Overloaded, "shard queue is full; try again"));
-        }
-
-        // The same hand-off as a drain's exit: whoever holds Busy sees this work, or this CAS starts a drain for it.
-        if (Interlocked.CompareExchange(ref _state, Busy, Idle) == Idle)
-        {
-            ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
-        }
-
-        return work.Task;
-    }
+    public Task<T> PostAsync<T>(Func<MailboxShard, T> callback, bool bypassLimit) => QueueCallback(callback, bypassLimit, drainHere: false);
 
     /// <summary>Lock-free read of a live cart's current state.</summary>
     public bool TryLease(ulong cartId, out CartStateLease lease)
@@ -135,6 +110,29 @@ internal sealed partial class MailboxShard : IThreadPoolWorkItem
     }
 
     // ---- The run loop. ----
+
+    /// <summary>Queues control or request work; then drains here (RunAsync) or starts an idle shard on the pool (PostAsync).</summary>
+    private Task<T> QueueCallback<T>(Func<MailboxShard, T> callback, bool bypassLimit, bool drainHere)
+    {
+        var work = new CallbackWork<T>(callback);
+        if (!TryEnqueue(work, bypassLimit))
+        {
+            return Task.FromException<T>(new CartRuntimeException(CartRequestError.Overloaded, "shard queue is full; try again"));
+        }
+
+        if (drainHere)
+        {
+            TryDrainHere();
+        }
+        else if (Interlocked.CompareExchange(ref _state, Busy, Idle) == Idle)
+        {
+            // The same hand-off as a drain's exit: whoever holds Busy sees this work, or this CAS starts a drain for it.
+            ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
+        }
+
+        return work.Task;
+    }
+
 
     private ApplyWork RentApply(ulong cartId, IReadOnlyList<Any> mutations, string? idempotencyKey, out short token)
     {

@@ -64,9 +64,18 @@ internal sealed partial class MinimalControlPlaneEndpoint
         Finish(http, rpc, method, started, Status.DefaultSuccess, null, null);
     }
 
-    /// <summary>A write (Apply, Mutate) arriving while the budget is spent is refused before it runs: false, answered.</summary>
-    private bool AdmitsWrite(HttpContext http, int rpc, string method, long started)
+    /// <summary>
+    /// Reads a write's (Apply, Mutate) idempotency key and admits it: a repeated key header is INVALID_ARGUMENT, and a
+    /// write arriving while the budget is spent is refused before it runs. False: answered.
+    /// </summary>
+    private bool AdmitsWrite(HttpContext http, int rpc, string method, long started, out string? idempotencyKey)
     {
+        if (!IdempotencyKeyHeader.TryRead(http.Request.Headers, out idempotencyKey))
+        {
+            Finish(http, rpc, method, started, IdempotencyKeyHeader.Repeated, null, IdempotencyKeyHeader.Repeated.Detail);
+            return false;
+        }
+
         if (!_replies.IsSpent)
         {
             return true;

@@ -135,13 +135,7 @@ internal sealed partial class MinimalControlPlaneEndpoint
                 return;
             }
 
-            if (!IdempotencyKeyHeader.TryRead(http.Request.Headers, out var key))
-            {
-                Finish(http, _mutateRpc, MutatePath, started, IdempotencyKeyHeader.Repeated, null, IdempotencyKeyHeader.Repeated.Detail);
-                return;
-            }
-
-            if (!AdmitsWrite(http, _mutateRpc, MutatePath, started))
+            if (!AdmitsWrite(http, _mutateRpc, MutatePath, started, out var key))
             {
                 return;
             }

@@ -121,13 +121,7 @@ internal sealed partial class MinimalControlPlaneEndpoint
                 return;
             }
 
-            if (!IdempotencyKeyHeader.TryRead(http.Request.Headers, out var key))
-            {
-                Finish(http, _applyRpc, ApplyPath, started, IdempotencyKeyHeader.Repeated, null, IdempotencyKeyHeader.Repeated.Detail);
-                return;
-            }
-
-            if (!AdmitsWrite(http, _applyRpc, ApplyPath, started))
+            if (!AdmitsWrite(http, _applyRpc, ApplyPath, started, out var key))
             {
                 return;
             }
