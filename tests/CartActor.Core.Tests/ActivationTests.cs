@@ -1,8 +1,3 @@
-using CartActor.Cart.Messages;
-using CartActor.Core.Tests.Support;
-using CartActor.Tests.Shared;
-using static CartActor.Core.Tests.Support.Mutations;
-
 namespace CartActor.Core.Tests;
 
 /// <summary>Carts become live on their first Apply; reading an untouched cart answers without activating it.</summary>

@@ -1,9 +1,5 @@
-using CartActor.Cart.Messages;
-using CartActor.Core.Tests.Support;
-using CartActor.Tests.Shared;
 using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
-using static CartActor.Core.Tests.Support.Mutations;
 
 namespace CartActor.Core.Tests;
 

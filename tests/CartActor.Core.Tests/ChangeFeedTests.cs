@@ -1,6 +1,4 @@
-using CartActor.Core.Tests.Support;
 using CartActor.Grains;
-using static CartActor.Core.Tests.Support.Mutations;
 
 namespace CartActor.Core.Tests;
 

@@ -1,8 +1,4 @@
-using CartActor.Cart.Messages;
-using CartActor.Core.Tests.Support;
 using CartActor.Packing;
-using CartActor.Tests.Shared;
-using static CartActor.Core.Tests.Support.Mutations;
 
 namespace CartActor.Core.Tests;
 

@@ -1,8 +1,4 @@
-using CartActor.Tests.Shared;
-using CartActor.Cart.Messages;
-using CartActor.Core.Tests.Support;
 using Google.Protobuf.WellKnownTypes;
-using static CartActor.Core.Tests.Support.Mutations;
 
 namespace CartActor.Core.Tests;
 

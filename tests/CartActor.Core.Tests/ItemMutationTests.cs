@@ -1,7 +1,4 @@
 using CartActor.Cart;
-using CartActor.Cart.Messages;
-using CartActor.Core.Tests.Support;
-using static CartActor.Core.Tests.Support.Mutations;
 
 namespace CartActor.Core.Tests;
 

@@ -1,8 +1,4 @@
 using System.Collections.Concurrent;
-using CartActor.Cart.Messages;
-using CartActor.Core.Tests.Support;
-using CartActor.Tests.Shared;
-using static CartActor.Core.Tests.Support.Mutations;
 
 namespace CartActor.Core.Tests;
 

@@ -1,10 +1,7 @@
 using CartActor.Cart;
 using CartActor.Cart.Handlers;
-using CartActor.Cart.Messages;
-using CartActor.Core.Tests.Support;
 using Google.Protobuf.WellKnownTypes;
 using Microsoft.Extensions.Time.Testing;
-using static CartActor.Core.Tests.Support.Mutations;
 
 namespace CartActor.Core.Tests;
 

@@ -1,9 +1,5 @@
-using CartActor.Cart.Messages;
-using CartActor.Core.Tests.Support;
 using CartActor.Packing;
-using CartActor.Tests.Shared;
 using Microsoft.Extensions.Time.Testing;
-using static CartActor.Core.Tests.Support.Mutations;
 
 namespace CartActor.Core.Tests;
 

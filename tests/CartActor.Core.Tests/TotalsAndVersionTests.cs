@@ -1,6 +1,4 @@
-using CartActor.Core.Tests.Support;
 using Microsoft.Extensions.Time.Testing;
-using static CartActor.Core.Tests.Support.Mutations;
 
 namespace CartActor.Core.Tests;
 

@@ -1,4 +1,3 @@
-using CartActor.Persistence.RocksDb;
 using CartActor.Persistence.Tests.Support;
 using CartActor.Tests.Shared;
 using static CartActor.Persistence.Tests.Support.RuntimeDriving;
@@ -23,76 +22,54 @@ public sealed class EvictionDuringPassTests : IDisposable
     [Fact]
     public async Task A_drop_of_every_cart_queued_behind_an_unwritten_change_keeps_that_change()
     {
-        using var rocks = Open();
-        var store = new GatedStore(rocks);
-        var runtime = new CartRuntime(new CartRuntimeOptions { ShardCount = 1, MaxWritesInFlightPerShard = 1 }, store: store);
-        try
-        {
-            await runtime.ApplyAsync(CartX, null, AddItem("seed-x"));
-            await runtime.ApplyAsync(CartY, null, AddItem("seed-y"));
-            store.Hold(3);
+        await using var gated = await StartAsync(new CartRuntimeOptions { ShardCount = 1, MaxWritesInFlightPerShard = 1 });
+        var (rocks, store, runtime) = (gated.Rocks, gated.Store, gated.Runtime);
+        store.Hold(3);
 
-            var held = runtime.ApplyAsync(CartY, [AddItem("a")], "k-a").AsTask();
-            await store.WaitForWritesAsync(3);
-            var first = runtime.ApplyAsync(CartX, [AddItem("x1")], "k-x1").AsTask();
-            var drop = runtime.EvictAllAsync();
-            var second = runtime.ApplyAsync(CartX, [AddItem("x2")], "k-x2").AsTask();
-            store.Release(3);
+        var held = runtime.ApplyAsync(CartY, [AddItem("a")], "k-a").AsTask();
+        await store.WaitForWritesAsync(3);
+        var first = runtime.ApplyAsync(CartX, [AddItem("x1")], "k-x1").AsTask();
+        var drop = runtime.EvictAllAsync();
+        var second = runtime.ApplyAsync(CartX, [AddItem("x2")], "k-x2").AsTask();
+        store.Release(3);
 
-            await held.AnsweredAsync();
-            await first.AnsweredAsync();
-            await drop.WithTimeout();
-            var last = await second.AnsweredAsync();
+        await held.AnsweredAsync();
+        await first.AnsweredAsync();
+        await drop.WithTimeout();
+        var last = await second.AnsweredAsync();
 
-            Assert.Equal(["seed-x", "x1", "x2"], last.State.Items.Select(i => i.Sku));
-            Assert.Equal(["seed-x", "x1", "x2"], rocks.Load(CartX)!.State.Items.Select(i => i.Sku));
-        }
-        finally
-        {
-            store.Release(3);
-            await runtime.DisposeWithTimeoutAsync();
-        }
+        Assert.Equal(["seed-x", "x1", "x2"], last.State.Items.Select(i => i.Sku));
+        Assert.Equal(["seed-x", "x1", "x2"], rocks.Load(CartX)!.State.Items.Select(i => i.Sku));
     }
 
     [Fact]
     public async Task A_cart_with_an_unwritten_change_is_not_the_capacity_victim()
     {
-        using var rocks = Open();
-        var store = new GatedStore(rocks);
-        var runtime = new CartRuntime(new CartRuntimeOptions { ShardCount = 1, MaxWritesInFlightPerShard = 1, MaxActiveCarts = 2 }, store: store);
-        try
-        {
-            await runtime.ApplyAsync(CartX, null, AddItem("seed-x"));
-            await runtime.ApplyAsync(CartY, null, AddItem("seed-y"));
-            store.Hold(3);
+        await using var gated = await StartAsync(new CartRuntimeOptions { ShardCount = 1, MaxWritesInFlightPerShard = 1, MaxActiveCarts = 2 });
+        var (rocks, store, runtime) = (gated.Rocks, gated.Store, gated.Runtime);
+        store.Hold(3);
 
-            var held = runtime.ApplyAsync(CartY, [AddItem("a")], "k-a").AsTask();
-            await store.WaitForWritesAsync(3);
+        var held = runtime.ApplyAsync(CartY, [AddItem("a")], "k-a").AsTask();
+        await store.WaitForWritesAsync(3);
 
-            // X is changed in the pass being built, then Y is touched after it: X is the least recently used.
-            var first = runtime.ApplyAsync(CartX, [AddItem("x1")], "k-x1").AsTask();
-            var touchY = runtime.ApplyAsync(CartY, [AddItem("b")], "k-b").AsTask();
-            var third = runtime.ApplyAsync(CartZ, [AddItem("z")], "k-z").AsTask();
-            var second = runtime.ApplyAsync(CartX, [AddItem("x2")], "k-x2").AsTask();
-            store.Release(3);
+        // X is changed in the pass being built, then Y is touched after it: X is the least recently used.
+        var first = runtime.ApplyAsync(CartX, [AddItem("x1")], "k-x1").AsTask();
+        var touchY = runtime.ApplyAsync(CartY, [AddItem("b")], "k-b").AsTask();
+        var third = runtime.ApplyAsync(CartZ, [AddItem("z")], "k-z").AsTask();
+        var second = runtime.ApplyAsync(CartX, [AddItem("x2")], "k-x2").AsTask();
+        store.Release(3);
 
-            await held.AnsweredAsync();
-            await first.AnsweredAsync();
-            await touchY.AnsweredAsync();
-            await third.AnsweredAsync();
-            var last = await second.AnsweredAsync();
+        await held.AnsweredAsync();
+        await first.AnsweredAsync();
+        await touchY.AnsweredAsync();
+        await third.AnsweredAsync();
+        var last = await second.AnsweredAsync();
 
-            Assert.Equal(["seed-x", "x1", "x2"], last.State.Items.Select(i => i.Sku));
-            Assert.Equal(["seed-x", "x1", "x2"], rocks.Load(CartX)!.State.Items.Select(i => i.Sku));
-            Assert.Equal(["seed-y", "a", "b"], rocks.Load(CartY)!.State.Items.Select(i => i.Sku));
-        }
-        finally
-        {
-            store.Release(3);
-            await runtime.DisposeWithTimeoutAsync();
-        }
+        Assert.Equal(["seed-x", "x1", "x2"], last.State.Items.Select(i => i.Sku));
+        Assert.Equal(["seed-x", "x1", "x2"], rocks.Load(CartX)!.State.Items.Select(i => i.Sku));
+        Assert.Equal(["seed-y", "a", "b"], rocks.Load(CartY)!.State.Items.Select(i => i.Sku));
     }
 
-    private RocksDbCartStore Open() =>
-        RocksDbCartStore.Open(new RocksDbStoreOptions { Path = _directory.Path, Mode = DurabilityMode.Os });
+    private Task<GatedRuntime> StartAsync(CartRuntimeOptions options) =>
+        GatedRuntime.StartAsync(_directory.Path, options, (CartX, "seed-x"), (CartY, "seed-y"));
 }

@@ -1,4 +1,3 @@
-using CartActor.Persistence.RocksDb;
 using CartActor.Persistence.Tests.Support;
 using CartActor.Tests.Shared;
 using CartActor.Tests.Shared.Redis;
@@ -22,17 +21,12 @@ public sealed class PipelinedLoadTests(RedisServerFixture redis) : IClassFixture
     public void Dispose() => _directory.Dispose();
 
     [Theory]
-    [InlineData("rocksdb-fsync")]
-    [InlineData("rocksdb-os")]
-    [InlineData("redis")]
+    [InlineData(StoreKinds.RocksDbFsync)]
+    [InlineData(StoreKinds.RocksDbOs)]
+    [InlineData(StoreKinds.Redis)]
     public async Task Closed_loop_callers_all_finish_and_every_answered_Apply_is_stored(string kind)
     {
-        using var store = kind switch
-        {
-            "rocksdb-fsync" => (ICartStore)RocksDbCartStore.Open(new RocksDbStoreOptions { Path = _directory.Path, Mode = DurabilityMode.Fsync }),
-            "rocksdb-os" => RocksDbCartStore.Open(new RocksDbStoreOptions { Path = _directory.Path, Mode = DurabilityMode.Os }),
-            _ => redis.CreateStore(),
-        };
+        using var store = StoreKinds.Open(kind, _directory.Path, redis);
         var runtime = new CartRuntime(new CartRuntimeOptions { ShardCount = 4, MaxWritesInFlightPerShard = 4 }, store: store);
         try
         {

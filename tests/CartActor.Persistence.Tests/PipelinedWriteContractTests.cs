@@ -1,5 +1,4 @@
 using CartActor.Cart.Messages;
-using CartActor.Persistence.RocksDb;
 using CartActor.Persistence.Tests.Redis;
 using CartActor.Persistence.Tests.Support;
 using CartActor.Tests.Shared;
@@ -20,12 +19,12 @@ public sealed class PipelinedWriteContractTests(RedisServerFixture redis) : ICla
     public void Dispose() => _directory.Dispose();
 
     [Theory]
-    [InlineData("rocksdb-fsync")]
-    [InlineData("rocksdb-os")]
-    [InlineData("redis")]
+    [InlineData(StoreKinds.RocksDbFsync)]
+    [InlineData(StoreKinds.RocksDbOs)]
+    [InlineData(StoreKinds.Redis)]
     public async Task A_record_changed_after_WriteAsync_returned_is_stored_as_it_was_when_the_write_was_issued(string kind)
     {
-        using var store = Open(kind);
+        using var store = StoreKinds.Open(kind, _directory.Path, redis);
         var live = Records.Cart(5, version: 1);
         var issued = live.Clone();
 
@@ -38,12 +37,12 @@ public sealed class PipelinedWriteContractTests(RedisServerFixture redis) : ICla
     }
 
     [Theory]
-    [InlineData("rocksdb-fsync")]
-    [InlineData("rocksdb-os")]
-    [InlineData("redis")]
+    [InlineData(StoreKinds.RocksDbFsync)]
+    [InlineData(StoreKinds.RocksDbOs)]
+    [InlineData(StoreKinds.Redis)]
     public async Task Writes_issued_back_to_back_land_in_issue_order(string kind)
     {
-        using var store = Open(kind);
+        using var store = StoreKinds.Open(kind, _directory.Path, redis);
         var writes = new List<ValueTask<IReadOnlyCollection<ulong>>>();
         for (ulong version = 1; version <= 16; version++)
         {
@@ -57,11 +56,4 @@ public sealed class PipelinedWriteContractTests(RedisServerFixture redis) : ICla
 
         Assert.Equal(16UL, store.Load(6)!.State.Version);
     }
-
-    private ICartStore Open(string kind) => kind switch
-    {
-        "rocksdb-fsync" => RocksDbCartStore.Open(new RocksDbStoreOptions { Path = _directory.Path, Mode = DurabilityMode.Fsync }),
-        "rocksdb-os" => RocksDbCartStore.Open(new RocksDbStoreOptions { Path = _directory.Path, Mode = DurabilityMode.Os }),
-        _ => redis.CreateStore(),
-    };
 }

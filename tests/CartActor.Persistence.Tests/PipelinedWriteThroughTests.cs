@@ -1,5 +1,3 @@
-using CartActor.Packing;
-using CartActor.Persistence.RocksDb;
 using CartActor.Persistence.Tests.Support;
 using CartActor.Tests.Shared;
 using static CartActor.Persistence.Tests.Support.RuntimeDriving;
@@ -25,85 +23,63 @@ public sealed class PipelinedWriteThroughTests : IDisposable
     [Fact]
     public async Task A_later_pass_whose_write_landed_is_answered_only_after_the_earlier_write_lands()
     {
-        using var rocks = Open();
-        var store = new GatedStore(rocks);
-        var runtime = new CartRuntime(new CartRuntimeOptions { ShardCount = 1, MaxWritesInFlightPerShard = 4 }, store: store);
-        try
-        {
-            await runtime.ApplyAsync(CartX, null, AddItem("seed-x"));
-            await runtime.ApplyAsync(CartY, null, AddItem("seed-y"));
-            store.Hold(3);
+        await using var gated = await StartAsync();
+        var (rocks, store, runtime) = (gated.Rocks, gated.Store, gated.Runtime);
+        store.Hold(3);
 
-            var first = runtime.ApplyAsync(CartX, [AddItem("a")], "k-a").AsTask();
-            await store.WaitForWritesAsync(3);
-            var second = runtime.ApplyAsync(CartY, [AddItem("b")], "k-b").AsTask();
+        var first = runtime.ApplyAsync(CartX, [AddItem("a")], "k-a").AsTask();
+        await store.WaitForWritesAsync(3);
+        var second = runtime.ApplyAsync(CartY, [AddItem("b")], "k-b").AsTask();
 
-            // Issued while write 3 is held, and already in RocksDB: the pipeline did not wait for write 3.
-            await store.WaitForWritesAsync(4);
-            Assert.Equal([CartY], store.Batch(4));
-            Assert.Equal(2UL, rocks.Load(CartY)!.State.Version);
+        // Issued while write 3 is held, and already in RocksDB: the pipeline did not wait for write 3.
+        await store.WaitForWritesAsync(4);
+        Assert.Equal([CartY], store.Batch(4));
+        Assert.Equal(2UL, rocks.Load(CartY)!.State.Version);
 
-            await Task.WhenAny(second, Task.Delay(WrongAnswerWindow));
-            Assert.False(second.IsCompleted, "an Apply was answered before an earlier write of its shard had landed");
-            Assert.False(first.IsCompleted, "an Apply was answered before its own write had landed");
+        await Task.WhenAny(second, Task.Delay(WrongAnswerWindow));
+        Assert.False(second.IsCompleted, "an Apply was answered before an earlier write of its shard had landed");
+        Assert.False(first.IsCompleted, "an Apply was answered before its own write had landed");
 
-            store.Release(3);
-            var a = await first.AnsweredAsync();
-            var b = await second.AnsweredAsync();
-            Assert.Equal(["seed-x", "a"], a.State.Items.Select(i => i.Sku));
-            Assert.Equal(["seed-y", "b"], b.State.Items.Select(i => i.Sku));
-            Assert.Equal(a.State, rocks.Load(CartX)!.State);
-            Assert.Equal(b.State, rocks.Load(CartY)!.State);
-        }
-        finally
-        {
-            store.Release(3);
-            await runtime.DisposeWithTimeoutAsync();
-        }
+        store.Release(3);
+        var a = await first.AnsweredAsync();
+        var b = await second.AnsweredAsync();
+        Assert.Equal(["seed-x", "a"], a.State.Items.Select(i => i.Sku));
+        Assert.Equal(["seed-y", "b"], b.State.Items.Select(i => i.Sku));
+        Assert.Equal(a.State, rocks.Load(CartX)!.State);
+        Assert.Equal(b.State, rocks.Load(CartY)!.State);
     }
 
     [Fact]
     public async Task A_failed_write_fails_the_later_pass_in_flight_too_and_retries_with_their_keys_apply_once()
     {
-        using var rocks = Open();
-        var store = new GatedStore(rocks);
-        var runtime = new CartRuntime(new CartRuntimeOptions { ShardCount = 1, MaxWritesInFlightPerShard = 4 }, store: store);
-        try
-        {
-            await runtime.ApplyAsync(CartX, null, AddItem("seed-x"));
-            await runtime.ApplyAsync(CartY, null, AddItem("seed-y"));
-            store.Hold(3, fail: true);
+        await using var gated = await StartAsync();
+        var (rocks, store, runtime) = (gated.Rocks, gated.Store, gated.Runtime);
+        store.Hold(3, fail: true);
 
-            var first = runtime.ApplyAsync(CartX, [AddItem("a")], "k-a").AsTask();
-            await store.WaitForWritesAsync(3);
-            var second = runtime.ApplyAsync(CartY, [AddItem("b")], "k-b").AsTask();
-            await store.WaitForWritesAsync(4);
-            store.Release(3);
+        var first = runtime.ApplyAsync(CartX, [AddItem("a")], "k-a").AsTask();
+        await store.WaitForWritesAsync(3);
+        var second = runtime.ApplyAsync(CartY, [AddItem("b")], "k-b").AsTask();
+        await store.WaitForWritesAsync(4);
+        store.Release(3);
 
-            // Write 4 landed in RocksDB, but it was issued after write 3, whose outcome is unknown: both fail alike.
-            var firstError = await Assert.ThrowsAsync<CartRuntimeException>(() => first.WithTimeout());
-            var secondError = await Assert.ThrowsAsync<CartRuntimeException>(() => second.WithTimeout());
-            Assert.Equal(CartRequestError.StoreUnavailable, firstError.Error);
-            Assert.Same(firstError, secondError);
-            Assert.False(runtime.IsActive(CartX), "a cart of the failed write stayed in memory");
-            Assert.False(runtime.IsActive(CartY), "a cart of the later failed pass stayed in memory");
+        // Write 4 landed in RocksDB, but it was issued after write 3, whose outcome is unknown: both fail alike.
+        var firstError = await Assert.ThrowsAsync<CartRuntimeException>(() => first.WithTimeout());
+        var secondError = await Assert.ThrowsAsync<CartRuntimeException>(() => second.WithTimeout());
+        Assert.Equal(CartRequestError.StoreUnavailable, firstError.Error);
+        Assert.Same(firstError, secondError);
+        Assert.False(runtime.IsActive(CartX), "a cart of the failed write stayed in memory");
+        Assert.False(runtime.IsActive(CartY), "a cart of the later failed pass stayed in memory");
 
-            // The callers retry with their keys: each batch is applied exactly once, whatever its write did.
-            var retriedB = await runtime.ApplyAsync(CartY, "k-b", AddItem("b"));
-            var retriedA = await runtime.ApplyAsync(CartX, "k-a", AddItem("a"));
-            Assert.True(retriedB.IsReplay, "write 4 had stored k-b: the retry must replay it");
-            Assert.False(retriedA.IsReplay);
-            Assert.Equal(["seed-y", "b"], retriedB.State.Items.Select(i => i.Sku));
-            Assert.Equal(["seed-x", "a"], retriedA.State.Items.Select(i => i.Sku));
-            Assert.Equal(retriedA.State, rocks.Load(CartX)!.State);
-        }
-        finally
-        {
-            store.Release(3);
-            await runtime.DisposeWithTimeoutAsync();
-        }
+        // The callers retry with their keys: each batch is applied exactly once, whatever its write did.
+        var retriedB = await runtime.ApplyAsync(CartY, "k-b", AddItem("b"));
+        var retriedA = await runtime.ApplyAsync(CartX, "k-a", AddItem("a"));
+        Assert.True(retriedB.IsReplay, "write 4 had stored k-b: the retry must replay it");
+        Assert.False(retriedA.IsReplay);
+        Assert.Equal(["seed-y", "b"], retriedB.State.Items.Select(i => i.Sku));
+        Assert.Equal(["seed-x", "a"], retriedA.State.Items.Select(i => i.Sku));
+        Assert.Equal(retriedA.State, rocks.Load(CartX)!.State);
     }
 
-    private RocksDbCartStore Open() =>
-        RocksDbCartStore.Open(new RocksDbStoreOptions { Path = _directory.Path, Mode = DurabilityMode.Os });
+    private Task<GatedRuntime> StartAsync() =>
+        GatedRuntime.StartAsync(_directory.Path, new CartRuntimeOptions { ShardCount = 1, MaxWritesInFlightPerShard = 4 }, (CartX, "seed-x"), (CartY, "seed-y"));
 }

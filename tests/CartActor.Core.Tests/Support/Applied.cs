@@ -1,4 +1,3 @@
-using CartActor.Cart.Messages;
 using CartActor.ControlPlane;
 
 namespace CartActor.Core.Tests.Support;

@@ -1,6 +1,3 @@
-using CartActor.Cart.Messages;
-using CartActor.Tests.Shared;
-
 namespace CartActor.Core.Tests.Support;
 
 /// <summary>

@@ -1,4 +1,3 @@
-using CartActor.Cart.Messages;
 using Google.Protobuf.WellKnownTypes;
 
 namespace CartActor.Core.Tests.Support;

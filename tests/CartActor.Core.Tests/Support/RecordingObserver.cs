@@ -1,7 +1,5 @@
 using System.Collections.Concurrent;
 using System.Threading.Channels;
-using CartActor.Cart.Messages;
-using CartActor.Tests.Shared;
 
 namespace CartActor.Core.Tests.Support;
 

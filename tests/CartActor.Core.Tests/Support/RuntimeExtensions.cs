@@ -1,7 +1,5 @@
 using CartActor.Cart;
-using CartActor.Cart.Messages;
 using CartActor.ControlPlane;
-using CartActor.Tests.Shared;
 using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
 

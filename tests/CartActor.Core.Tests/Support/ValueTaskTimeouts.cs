@@ -1,5 +1,3 @@
-using CartActor.Tests.Shared;
-
 namespace CartActor.Core.Tests.Support;
 
 /// <summary>The shared timeout for the one await shape <see cref="TestTimeouts"/> lacks: a plain <see cref="ValueTask"/>.</summary>

@@ -64,6 +64,21 @@ internal sealed class GatedStore(ICartStore inner) : ICartStore
         gate?.TrySetResult();
     }
 
+    /// <summary>Releases every write held so far (a test's clean-up: a held write would keep the runtime from disposing).</summary>
+    public void ReleaseAll()
+    {
+        TaskCompletionSource[] gates;
+        lock (_lock)
+        {
+            gates = [.. _gates.Values];
+        }
+
+        foreach (var gate in gates)
+        {
+            gate.TrySetResult();
+        }
+    }
+
     /// <summary>Waits (polling, bounded) until the shard has issued <paramref name="count"/> writes.</summary>
     public async Task WaitForWritesAsync(int count)
     {
