@@ -114,6 +114,8 @@ public sealed class CartRuntime : IAsyncDisposable
     /// Applies <paramref name="mutations"/> in order to cart <paramref name="cartId"/> and returns the state
     /// after the batch with one result per mutation. Dispose the outcome once it has been written out.
     /// A repeated <paramref name="idempotencyKey"/> returns the first result and applies nothing.
+    /// With a store, the answer comes after the write: the caller's continuation runs on the thread pool on its own,
+    /// never inline behind another caller's, so a caller may block on another Apply without deadlocking the shard.
     /// </summary>
     /// <exception cref="CartRuntimeException">Invalid request, or the cart's shard is overloaded.</exception>
     public ValueTask<ApplyOutcome> ApplyAsync(ulong cartId, IReadOnlyList<Any> mutations, string? idempotencyKey = null)

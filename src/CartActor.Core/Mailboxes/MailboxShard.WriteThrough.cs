@@ -282,9 +282,19 @@ internal sealed partial class MailboxShard
             _answers.Clear();
             work.Succeed(outcome);
         }
-        else if (_answers.Count > 1)
+        else if (_answers.Count > 1 && _context.Options.InlinePassAnswers)
         {
             _answers = _answersPool.Get().Deliver(_answersPool, _answers);
+        }
+        else if (_answers.Count > 1)
+        {
+            // Each caller's continuation is dispatched to the pool on its own: one may block on another's answer.
+            foreach (var (work, outcome) in _answers)
+            {
+                work.Succeed(outcome);
+            }
+
+            _answers.Clear();
         }
     }
 

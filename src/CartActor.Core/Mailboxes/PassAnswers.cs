@@ -9,6 +9,9 @@ namespace CartActor.Mailboxes;
 /// shape with <c>--durability os</c> (12.8 Applies per write): the per-Apply dispatch was about a third of a µs of the
 /// write-through's 2.6 µs over memory, and the answers of a pass went to Kestrel interleaved with other work. The
 /// shard fills it while it holds Busy and never touches it after queueing it; the run returns itself to the pool.
+/// Used only when the runtime's <see cref="CartRuntimeOptions.InlinePassAnswers"/> is set (the node's endpoint): a
+/// continuation that blocked on an Apply answered later in the same list would wait for ever, so every other
+/// in-process caller of the public <see cref="CartRuntime"/> gets its continuation dispatched on its own.
 /// </summary>
 internal sealed class PassAnswers : IThreadPoolWorkItem
 {

@@ -291,6 +291,8 @@ public static class NodeHost
             throw new NodeConfigurationException("Cart:" + problem);
         }
 
+        // The runtime's only caller here is the gRPC endpoint, asynchronous throughout: a pass's answers may run inline.
+        options.InlinePassAnswers = true;
         return options;
     }
 
