@@ -45,4 +45,7 @@ internal static partial class ClusterLog
 
     [LoggerMessage(116, LogLevel.Information, "Draining: left the ring and sent Closing; forwarding every call to the new owners until idle")]
     public static partial void LeftRing(ILogger logger);
+
+    [LoggerMessage(117, LogLevel.Error, "Heartbeat step {Step} failed; the heartbeat goes on with its next step and beat")]
+    public static partial void HeartbeatStepFailed(ILogger logger, string step, Exception exception);
 }

@@ -30,6 +30,11 @@ internal sealed partial class ClusterMembership
             {
                 ClusterLog.ClosingNotDelivered(_logger, peer, ex.Status.Detail);
             }
+            catch (ObjectDisposedException ex)
+            {
+                // The peer's channel was disposed meanwhile (it was forgotten or closed itself).
+                ClusterLog.ClosingNotDelivered(_logger, peer, ex.Message);
+            }
         })).ConfigureAwait(false);
     }
 
@@ -50,6 +55,11 @@ internal sealed partial class ClusterMembership
 
     Task IHostedLifecycleService.StoppedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
+    /// <summary>
+    /// The heartbeat loop. A failing step (a tick that met a peer channel disposed under it, a duty that broke its
+    /// never-throw rule) is logged and the loop goes on: an exception leaving this method would stop the whole
+    /// host (BackgroundService's default), and a node must not die for one bad beat. Only shutdown ends it.
+    /// </summary>
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         // Kestrel binds after hosted services start: wait until our own address is known.
@@ -67,18 +77,32 @@ internal sealed partial class ClusterMembership
                 Volatile.Write(ref _lastBeatAt, _time.GetTimestamp());
                 Interlocked.Increment(ref _beats);
                 var learntBefore = PeerCount();
-                // Joined, the heartbeat does not wait for its Negotiate round: pings keep their pace (they are
-                // what keeps this node's view fresh) while a slow peer takes its time to answer Negotiate.
-                await TickAsync(forceNegotiate: !_joined, awaitNegotiation: !_joined, stoppingToken).ConfigureAwait(false);
-                if (!_joined && (ConvergedSince(learntBefore) || _time.GetElapsedTime(joinDeadline) > _options.DeadAfter))
+                try
                 {
-                    MarkJoined();
+                    // Joined, the heartbeat does not wait for its Negotiate round: pings keep their pace (they are
+                    // what keeps this node's view fresh) while a slow peer takes its time to answer Negotiate.
+                    await TickAsync(forceNegotiate: !_joined, awaitNegotiation: !_joined, stoppingToken).ConfigureAwait(false);
+                    if (!_joined && (ConvergedSince(learntBefore) || _time.GetElapsedTime(joinDeadline) > _options.DeadAfter))
+                    {
+                        MarkJoined();
+                    }
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException || !stoppingToken.IsCancellationRequested)
+                {
+                    ClusterLog.HeartbeatStepFailed(_logger, "tick", ex);
                 }
 
                 // The node's other timed work rides on this beat (idle TTL, retention, the store-health poll).
                 foreach (var duty in _duties)
                 {
-                    duty.OnHeartbeat();
+                    try
+                    {
+                        duty.OnHeartbeat();
+                    }
+                    catch (Exception ex)
+                    {
+                        ClusterLog.HeartbeatStepFailed(_logger, duty.GetType().Name, ex);
+                    }
                 }
 
                 var kick = Volatile.Read(ref _kick);

@@ -21,8 +21,10 @@ internal sealed partial class ClusterMembership
                 .ConfigureAwait(false);
             return string.IsNullOrEmpty(reply.Host) ? host : reply.Host;
         }
-        catch (RpcException)
+        catch (Exception ex) when (ex is RpcException or ObjectDisposedException)
         {
+            // ObjectDisposedException: the peer's channel was disposed under this call (the peer was forgotten or
+            // closed meanwhile): no answer, like any other ping that got none.
             return null;
         }
     }
@@ -50,7 +52,7 @@ internal sealed partial class ClusterMembership
                     .NegotiateAsync(request, deadline: DateTime.UtcNow + _options.PingTimeout * 2, cancellationToken: cancellationToken)
                     .ConfigureAwait(false);
             }
-            catch (RpcException)
+            catch (Exception ex) when (ex is RpcException or ObjectDisposedException)
             {
                 return null;
             }
