@@ -24,7 +24,6 @@ public sealed class TestCluster : IAsyncDisposable
         "--Cluster:DeadAfter", "00:00:03",
         "--Cluster:NegotiateInterval", "00:00:01",
         "--Node:DrainDelay", "00:00:00.300",
-        "--Cluster:AnnounceInterval", "00:00:00.050",
         "--Cluster:ForwardTimeout", "00:00:05",
     ];
 

@@ -153,19 +153,21 @@ public sealed class ControlPlaneRpcTests(NodeFixture fixture)
     }
 
     [Fact]
-    public async Task AnnouncementsOfAHostThatIsNoMemberAreAcceptedAndRecordNothing()
+    public async Task AnnouncementsAreAcknowledgedAndMoveNoCart()
     {
-        ulong a = Carts.NewId(), b = Carts.NewId();
+        // The seed's first-touch claims: the ring decides who serves a cart, so a claim is acknowledged and kept nowhere.
+        var cart = Carts.NewId();
+        await Node.Client.ApplyAsync(Carts.Apply(cart, Carts.Item("mine")), deadline: GrpcTestExtensions.Deadline()).WithTimeout();
 
-        // Hints come only from ring members (BoundsTests covers a member's): a host that never joins leaves nothing.
-        var claim = await Node.Client.AnnounceOwnershipAsync(new OwnershipAnnounce { Host = "owner-1.test:1337", Ids = { a, b } }).WithTimeout();
-        var expiry = await Node.Client.AnnounceExpiryAsync(new ExpiryAnnounce { Host = "owner-1.test:1337", Ids = { a } }).WithTimeout();
+        var claim = await Node.Client.AnnounceOwnershipAsync(new OwnershipAnnounce { Host = "owner-1.test:1337", Ids = { cart, Carts.NewId() } }).WithTimeout();
+        var expiry = await Node.Client.AnnounceExpiryAsync(new ExpiryAnnounce { Host = "owner-1.test:1337", Ids = { cart } }).WithTimeout();
 
         Assert.True(claim.Accepted);
-        Assert.Contains("recorded 0 of 2", claim.Message, StringComparison.Ordinal);
-        Assert.Contains("not a member", claim.Message, StringComparison.Ordinal);
+        Assert.Equal("2 claims from owner-1.test:1337 acknowledged; not kept: the ring decides ownership", claim.Message);
         Assert.True(expiry.Accepted);
-        Assert.Contains("dropped 0 of 1", expiry.Message, StringComparison.Ordinal);
+        Assert.Equal("1 expiries from owner-1.test:1337 acknowledged; no claims are kept: the ring decides ownership", expiry.Message);
+        var reply = await Node.Client.GetAsync(new GetRequest { Id = cart }, deadline: GrpcTestExtensions.Deadline()).WithTimeout();
+        Assert.Equal(["mine"], reply.Grain.Unpack<CartState>().Items.Select(i => i.Sku));
     }
 
     [Fact]

@@ -2,7 +2,7 @@ using Microsoft.Extensions.Logging;
 
 namespace CartActor.Node.Diagnostics;
 
-/// <summary>Membership and drain log lines (event ids 100+; 108, 109, 111-113 belonged to the removed hand-over). All at heartbeat pace, none per request.</summary>
+/// <summary>Membership and drain log lines (event ids 100+; 108, 109, 111-113 belonged to the removed hand-over, 110 to the removed announcer). All at heartbeat pace, none per request.</summary>
 internal static partial class ClusterLog
 {
     [LoggerMessage(100, LogLevel.Information, "Joined the cluster as {Self}; ring has {Members} members")]
@@ -31,8 +31,6 @@ internal static partial class ClusterLog
 
 
 
-    [LoggerMessage(110, LogLevel.Warning, "Announcement to {Peer} failed: {Reason}")]
-    public static partial void AnnounceFailed(ILogger logger, string peer, string reason);
 
 
 

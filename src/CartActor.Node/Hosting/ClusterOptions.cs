@@ -36,12 +36,6 @@ public sealed class ClusterOptions
     /// </summary>
     public TimeSpan ForwardAttemptTimeout { get; set; } = TimeSpan.FromSeconds(2);
 
-    /// <summary>Ownership and expiry announcements are batched over this interval. Default 100 ms.</summary>
-    public TimeSpan AnnounceInterval { get; set; } = TimeSpan.FromMilliseconds(100);
-
-    /// <summary>Ids waiting to be announced; beyond it announcements are dropped (they are hints). Default 100 000.</summary>
-    public int MaxPendingAnnouncements { get; set; } = 100_000;
-
     /// <summary>
     /// The cluster credential (--cluster-key): peers send it on every node-to-node call, and peer-only calls and
     /// internal marks are honoured only with it. 16..256 printable ASCII characters. Default none: the control
@@ -52,12 +46,8 @@ public sealed class ClusterOptions
     /// <summary>A file holding <see cref="Key"/> (a mounted Kubernetes Secret); trailing newlines are trimmed. Default none.</summary>
     public string? KeyFile { get; set; }
 
-    /// <summary>An ownership hint from a peer's announcement is forgotten after this. Default 1 h.</summary>
-    public TimeSpan HintTtl { get; set; } = TimeSpan.FromHours(1);
-
     public string? Validate()
     {
-        if (HintTtl <= TimeSpan.Zero) return $"Cluster:HintTtl must be positive (was {HintTtl})";
         if (PingInterval <= TimeSpan.Zero) return $"Cluster:PingInterval must be positive (was {PingInterval})";
         if (PingTimeout <= TimeSpan.Zero) return $"Cluster:PingTimeout must be positive (was {PingTimeout})";
         if (SuspectAfterMisses < 1) return $"Cluster:SuspectAfterMisses must be at least 1 (was {SuspectAfterMisses})";
@@ -66,8 +56,6 @@ public sealed class ClusterOptions
         if (SeedResolveInterval <= TimeSpan.Zero) return $"Cluster:SeedResolveInterval must be positive (was {SeedResolveInterval})";
         if (ForwardTimeout <= TimeSpan.Zero) return $"Cluster:ForwardTimeout must be positive (was {ForwardTimeout})";
         if (ForwardAttemptTimeout <= TimeSpan.Zero) return $"Cluster:ForwardAttemptTimeout must be positive (was {ForwardAttemptTimeout})";
-        if (AnnounceInterval <= TimeSpan.Zero) return $"Cluster:AnnounceInterval must be positive (was {AnnounceInterval})";
-        if (MaxPendingAnnouncements < 1) return $"Cluster:MaxPendingAnnouncements must be at least 1 (was {MaxPendingAnnouncements})";
         return null;
     }
 }

@@ -93,7 +93,7 @@ public static class NodeHost
         builder.Services.AddSingleton(sp => new CartRuntime(
             sp.GetRequiredService<CartRuntimeOptions>(),
             sp.GetRequiredService<TimeProvider>(),
-            // Every registered observer (the announcer; a test's own) sees each activation and eviction.
+            // Every registered observer (the change feed; a test's own) sees each activation and eviction.
             observer: new CompositeLifecycleObserver(sp.GetServices<ICartLifecycleObserver>().ToArray()),
             registry: null,
             meterFactory: sp.GetRequiredService<IMeterFactory>(),
@@ -107,7 +107,6 @@ public static class NodeHost
         builder.Services.AddSingleton<NodeMetrics>();
         builder.Services.AddSingleton<FailedRequestLog>();
         builder.Services.AddHostedService<ClusterMetrics>();
-        builder.Services.AddSingleton<OwnershipHints>();
         builder.Services.AddSingleton<HealthServiceImpl>();
         builder.Services.AddSingleton<NodeReadiness>();
         var dashboard = builder.Configuration.GetSection(DashboardOptions.Section).Get<DashboardOptions>() ?? new DashboardOptions();
@@ -117,7 +116,7 @@ public static class NodeHost
         }
         builder.Services.AddHostedService<NodeLifetime>();
 
-        // The cluster: view (ring), peer channels, membership heartbeat, announcements (hints only).
+        // The cluster: view (ring), peer channels, membership heartbeat.
         builder.Services.AddSingleton<ClusterView>();
         builder.Services.AddSingleton(credentials);
         builder.Services.AddSingleton(new NodeTlsHolder(tls));
@@ -125,9 +124,6 @@ public static class NodeHost
         builder.Services.AddHostedService<ControlPlaneSecurityNotice>();
         builder.Services.AddSingleton<ClusterMembership>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<ClusterMembership>());
-        builder.Services.AddSingleton<OwnershipAnnouncer>();
-        builder.Services.AddSingleton<ICartLifecycleObserver>(sp => sp.GetRequiredService<OwnershipAnnouncer>());
-        builder.Services.AddHostedService(sp => sp.GetRequiredService<OwnershipAnnouncer>());
 
         // Both are stateless: one instance serves every call. Unregistered, gRPC would activate each per call
         // (an allocation and a dozen service resolutions on every Apply and Get).

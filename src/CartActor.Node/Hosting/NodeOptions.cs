@@ -111,9 +111,6 @@ public sealed class NodeOptions
     /// <summary>How long a graceful stop waits for in-flight calls and eviction before exiting. Default 25 s (inside Kubernetes' 30 s grace).</summary>
     public TimeSpan ShutdownTimeout { get; set; } = TimeSpan.FromSeconds(25);
 
-    /// <summary>Ownership hints remembered from peers' announcements; beyond it new hints are ignored (they are best effort).</summary>
-    public int MaxOwnershipHints { get; set; } = 1_000_000;
-
     /// <summary>
     /// Browser origins (e.g. https://shop.example) allowed to call the storefront API (JSON and gRPC-Web) across
     /// origins, comma separated on the command line. Default none: no CORS headers are sent.
@@ -126,10 +123,7 @@ public sealed class NodeOptions
     /// <summary>WatchCart streams on this node, all carts together. Default 10000.</summary>
     public int MaxWatchersPerNode { get; set; } = 10_000;
 
-    /// <summary>Ownership hints remembered per announcing member. Default 250 000.</summary>
-    public int MaxOwnershipHintsPerHost { get; set; } = 250_000;
-
-    /// <summary>Cart ids in one AnnounceOwnership or AnnounceExpiry; a larger one is INVALID_ARGUMENT, and this node's own are sent in chunks of at most this. Default 10 000.</summary>
+    /// <summary>Cart ids in one AnnounceOwnership or AnnounceExpiry a peer may send; a larger one is INVALID_ARGUMENT. Default 10 000.</summary>
     public int MaxIdsPerAnnouncement { get; set; } = 10_000;
 
     /// <summary>Hosts remembered from Negotiate and seeds (members and candidates together); beyond it new names are refused.</summary>

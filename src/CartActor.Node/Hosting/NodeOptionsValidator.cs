@@ -33,10 +33,8 @@ internal sealed class NodeOptionsValidator : IValidateOptions<NodeOptions>
         if (options.ReplyStallTimeout < TimeSpan.FromSeconds(1) || options.ReplyStallTimeout > TimeSpan.FromHours(1)) failures.Add($"Node:ReplyStallTimeout must be 1 s..1 h (was {options.ReplyStallTimeout})");
         if (options.ShutdownTimeout <= TimeSpan.Zero) failures.Add($"Node:ShutdownTimeout must be positive (was {options.ShutdownTimeout})");
         if (options.DrainDelay < TimeSpan.Zero || options.DrainDelay >= options.ShutdownTimeout) failures.Add($"Node:DrainDelay must be at least 0 and less than Node:ShutdownTimeout ({options.ShutdownTimeout}) (was {options.DrainDelay})");
-        if (options.MaxOwnershipHints < 0) failures.Add($"Node:MaxOwnershipHints must not be negative (was {options.MaxOwnershipHints})");
         if (options.MaxWatchersPerCart < 1) failures.Add($"Node:MaxWatchersPerCart must be at least 1 (was {options.MaxWatchersPerCart})");
         if (options.MaxWatchersPerNode < 1) failures.Add($"Node:MaxWatchersPerNode must be at least 1 (was {options.MaxWatchersPerNode})");
-        if (options.MaxOwnershipHintsPerHost < 0) failures.Add($"Node:MaxOwnershipHintsPerHost must not be negative (was {options.MaxOwnershipHintsPerHost})");
         if (options.MaxIdsPerAnnouncement is < 1 or > 1_000_000) failures.Add($"Node:MaxIdsPerAnnouncement must be 1..1000000 (was {options.MaxIdsPerAnnouncement})");
         if (options.MaxCandidates < 1) failures.Add($"Node:MaxCandidates must be at least 1 (was {options.MaxCandidates})");
         if (options.MaxKnownHosts < 1) failures.Add($"Node:MaxKnownHosts must be at least 1 (was {options.MaxKnownHosts})");

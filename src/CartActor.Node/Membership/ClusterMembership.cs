@@ -29,7 +29,6 @@ internal sealed partial class ClusterMembership : BackgroundService, IHostedLife
 {
     private readonly ClusterView _view;
     private readonly PeerClients _clients;
-    private readonly OwnershipHints _hints;
     private readonly NodeReadiness _readiness;
     private readonly NodeOptions _node;
     private readonly ClusterOptions _options;
@@ -65,7 +64,6 @@ internal sealed partial class ClusterMembership : BackgroundService, IHostedLife
     public ClusterMembership(
         ClusterView view,
         PeerClients clients,
-        OwnershipHints hints,
         NodeReadiness readiness,
         IOptions<NodeOptions> node,
         IOptions<ClusterOptions> options,
@@ -80,7 +78,6 @@ internal sealed partial class ClusterMembership : BackgroundService, IHostedLife
         _runtime = runtime;
         _view = view;
         _clients = clients;
-        _hints = hints;
         _readiness = readiness;
         _node = node.Value;
         _options = options.Value;
@@ -151,7 +148,6 @@ internal sealed partial class ClusterMembership : BackgroundService, IHostedLife
 
         if (removed)
         {
-            _hints.ForgetHost(host);
             // Calls forwarded to it may still be answered until it stops (at most its shutdown timeout): dispose its channel later.
             _clients.ForgetAfter(host, _node.ShutdownTimeout);
         }
@@ -196,7 +192,6 @@ internal sealed partial class ClusterMembership : BackgroundService, IHostedLife
                     break;
                 case PeerEventKind.Dead:
                     _clients.Forget(e.Host);
-                    _hints.ForgetHost(e.Host);
                     _view.MarkDead(e.Host);
                     ClusterLog.MemberDead(_logger, e.Host);
                     break;

@@ -31,7 +31,6 @@ internal sealed partial class ControlPlaneService : ControlPlane.ControlPlane.Co
     private readonly NodeReadiness _readiness;
     private readonly ClusterView _view;
     private readonly ClusterMembership _membership;
-    private readonly OwnershipHints _hints;
     private readonly PeerClients _peers;
     private readonly NodeMetrics _metrics;
     private readonly TimeProvider _time;
@@ -50,7 +49,6 @@ internal sealed partial class ControlPlaneService : ControlPlane.ControlPlane.Co
         NodeReadiness readiness,
         ClusterView view,
         ClusterMembership membership,
-        OwnershipHints hints,
         PeerClients peers,
         NodeMetrics metrics,
         IOptions<ClusterOptions> clusterOptions,
@@ -63,7 +61,6 @@ internal sealed partial class ControlPlaneService : ControlPlane.ControlPlane.Co
         _readiness = readiness;
         _view = view;
         _membership = membership;
-        _hints = hints;
         _peers = peers;
         _metrics = metrics;
         _time = time;
@@ -206,25 +203,24 @@ internal sealed partial class ControlPlaneService : ControlPlane.ControlPlane.Co
         return Task.FromResult(reply);
     }
 
-    /// <summary>A hint (bounded, expiring): recorded for GetLocalActorIds-style listings; it moves no state.</summary>
+    /// <summary>
+    /// The seed's first-touch claims (best effort, "hints"), from the design before the ring was authoritative: a
+    /// cart's owner is the ring's answer here, so nothing would ever read a claim. Checked and acknowledged, kept
+    /// nowhere; this node sends none.
+    /// </summary>
     public override Task<OwnerChangeAck> AnnounceOwnership(OwnershipAnnounce request, ServerCallContext context)
     {
         RequireHost(request.Host, "host");
         RequireAnnouncementSize(request.Ids.Count);
-        var (claimed, conflicts, dropped, notAMember) = _hints.Claim(request.Host, request.Ids);
-        var message = $"recorded {claimed} of {request.Ids.Count} claims from {request.Host}";
-        if (notAMember) message += $"; ignored: {request.Host} is not a member of this node's ring";
-        if (conflicts > 0) message += $"; {conflicts} already claimed by another host (first claim wins)";
-        if (dropped > 0 && !notAMember) message += $"; {dropped} ignored, hint table full";
-        return Task.FromResult(new OwnerChangeAck { Accepted = true, Message = message });
+        return Task.FromResult(new OwnerChangeAck { Accepted = true, Message = $"{request.Ids.Count} claims from {request.Host} acknowledged; not kept: the ring decides ownership" });
     }
 
+    /// <summary>The seed's expiry of first-touch claims: acknowledged like them, with nothing to drop (see <see cref="AnnounceOwnership"/>).</summary>
     public override Task<OwnerChangeAck> AnnounceExpiry(ExpiryAnnounce request, ServerCallContext context)
     {
         RequireHost(request.Host, "host");
         RequireAnnouncementSize(request.Ids.Count);
-        var removed = _hints.Expire(request.Host, request.Ids);
-        return Task.FromResult(new OwnerChangeAck { Accepted = true, Message = $"dropped {removed} of {request.Ids.Count} hints for {request.Host}" });
+        return Task.FromResult(new OwnerChangeAck { Accepted = true, Message = $"{request.Ids.Count} expiries from {request.Host} acknowledged; no claims are kept: the ring decides ownership" });
     }
 
     public override Task<OwnerChangeAck> Closing(ClosingNotice request, ServerCallContext context)
@@ -232,13 +228,10 @@ internal sealed partial class ControlPlaneService : ControlPlane.ControlPlane.Co
         RequireHost(request.Host, "host");
         NodeLog.PeerClosing(_logger, request.Host);
         var removed = _membership.RemoveClosing(request.Host);
-        var forgotten = _hints.ForgetHost(request.Host);
         return Task.FromResult(new OwnerChangeAck
         {
             Accepted = true,
-            Message = removed
-                ? $"{request.Host} removed from membership; {forgotten} ownership hints dropped"
-                : $"{request.Host} was not a known member; {forgotten} ownership hints dropped",
+            Message = removed ? $"{request.Host} removed from membership" : $"{request.Host} was not a known member",
         });
     }
 
