@@ -17,10 +17,10 @@ public sealed class DeployManifestTests
 
     private static YamlMappingNode Container => (YamlMappingNode)((YamlSequenceNode)At(Deployment, "spec.template.spec.containers")).Children.Single();
 
-    /// <summary>The container's arguments as the node receives them (Kubernetes expands $(POD_IP)).</summary>
-    private static string[] Args => ((YamlSequenceNode)At(Container, "args")).Children.Select(Text).Select(a => a.Replace("$(POD_IP)", "10.1.2.3", StringComparison.Ordinal)).ToArray();
+    /// <summary>The container's arguments as the node receives them (Kubernetes expands $(PEER_HOST) and what it refers to).</summary>
+    private static string[] Args => ArgsWith(Resolve(RawEnv(Container)));
 
-    private static IConfiguration Settings => new ConfigurationBuilder().AddCommandLine(Args, NodeCommandLine.SwitchMappings.ToDictionary()).Build();
+    private static IConfiguration Settings => SettingsFrom(Resolve(RawEnv(Container)));
 
     [Fact]
     public void EveryFlagAndValueTheContainerPassesIsOneTheNodeAccepts()
@@ -31,6 +31,49 @@ public sealed class DeployManifestTests
         Assert.Equal("*", Settings["Node:Bind"]);
         Assert.StartsWith("redis://", Settings["Node:Store"], StringComparison.Ordinal);
         Assert.Contains(((YamlSequenceNode)At(Container, "env")).Children, e => Text(At(e, "name")) == "POD_IP" && Text(At(e, "valueFrom.fieldRef.fieldPath")) == "status.podIP");
+    }
+
+    [Fact]
+    public void TheTlsOverlayServesTlsFromAMountedSecretAndAdvertisesANameOneCertificateCanHold()
+    {
+        var overlay = LoadYaml(RepositoryFiles.PathOf("deploy", "kubernetes", "tls", "kustomization.yaml")).Single();
+        Assert.Equal("..", Text(((YamlSequenceNode)At(overlay, "resources")).Children.Single()));
+        var patch = LoadYaml(RepositoryFiles.PathOf(["deploy", "kubernetes", "tls", .. Text(At(((YamlSequenceNode)At(overlay, "patches")).Children.Single(), "path")).Split('/')]));
+        var deployment = patch.Single(m => Text(At(m, "kind")) == "Deployment" && Text(At(m, "metadata.name")) == "cartactor");
+        var container = (YamlMappingNode)((YamlSequenceNode)At(deployment, "spec.template.spec.containers")).Children.Single();
+        Assert.Equal(Text(At(Container, "name")), Text(At(container, "name")));
+
+        // Strategic merge: env entries by name (in place, new ones appended), then Kubernetes' expansion.
+        var env = RawEnv(Container);
+        foreach (var (name, value) in RawEnv(container))
+        {
+            var at = env.FindIndex(e => e.Name == name);
+            if (at >= 0) env[at] = (name, value); else env.Add((name, value));
+        }
+
+        var resolved = Resolve(env);
+        var args = ArgsWith(resolved);
+        NodeCommandLine.Check(args);
+        var settings = SettingsFrom(resolved);
+        NodeSettings.CheckAndNormalize(settings);
+
+        // Every TLS file comes from the mounted Secret (mutual TLS: a client CA as well), and the cluster key stays.
+        var mount = (YamlMappingNode)((YamlSequenceNode)At(container, "volumeMounts")).Children.Single();
+        var volume = ((YamlSequenceNode)At(deployment, "spec.template.spec.volumes")).Children.Single(v => Text(At(v, "name")) == Text(At(mount, "name")));
+        Assert.NotNull(TryAt(volume, "secret.secretName"));
+        foreach (var file in new[] { "Node:TlsCert", "Node:TlsKey", "Node:TlsClientCa" })
+        {
+            Assert.StartsWith(Text(At(mount, "mountPath")) + "/", settings[file], StringComparison.Ordinal);
+        }
+
+        Assert.Equal(Settings["Cluster:KeyFile"], settings["Cluster:KeyFile"]);
+
+        // Peers dial the pod's DNS name under the headless Service the seeds name: one wildcard certificate holds it.
+        var peers = Text(At(Single("Service", "cartactor-peers"), "metadata.name"));
+        Assert.Equal(peers, Text(At(deployment, "spec.template.spec.subdomain")));
+        Assert.Equal($"{PodName}.{peers}.{PodNamespace}.svc", settings["Node:Host"]);
+        Assert.Equal(PodIp, Settings["Node:Host"]);
+        Assert.Null(Settings["Node:TlsCert"]);
     }
 
     [Fact]
@@ -199,6 +242,48 @@ public sealed class DeployManifestTests
         }
     }
 
+    private const string PodIp = "10.1.2.3", PodName = "cartactor-5d8f7-x2x9q", PodNamespace = "shop";
+
+    /// <summary>A container's env in order, as written: a downward-API variable gets the value a pod would see.</summary>
+    private static List<(string Name, string Value)> RawEnv(YamlMappingNode container) =>
+        ((YamlSequenceNode)At(container, "env")).Children
+            .Select(e => (Text(At(e, "name")), TryAt(e, "value") is { } value ? Text(value) : Text(At(e, "valueFrom.fieldRef.fieldPath")) switch
+            {
+                "status.podIP" => PodIp,
+                "metadata.name" => PodName,
+                "metadata.namespace" => PodNamespace,
+                var other => throw new InvalidOperationException($"no sample value for {other}"),
+            }))
+            .ToList();
+
+    /// <summary>Kubernetes' $(NAME) expansion of env values: each may refer to the variables defined before it.</summary>
+    private static List<(string Name, string Value)> Resolve(List<(string Name, string Value)> env)
+    {
+        var resolved = new List<(string Name, string Value)>();
+        foreach (var (name, value) in env)
+        {
+            resolved.Add((name, Expand(value, resolved)));
+        }
+
+        return resolved;
+    }
+
+    private static string Expand(string text, List<(string Name, string Value)> env) =>
+        env.Aggregate(text, (expanded, e) => expanded.Replace($"$({e.Name})", e.Value, StringComparison.Ordinal));
+
+    private static string[] ArgsWith(List<(string Name, string Value)> env)
+    {
+        var args = ((YamlSequenceNode)At(Container, "args")).Children.Select(a => Expand(Text(a), env)).ToArray();
+        Assert.DoesNotContain(args, a => a.Contains("$(", StringComparison.Ordinal));
+        return args;
+    }
+
+    /// <summary>What the node reads: the env variables that are settings (Node__TlsCert is Node:TlsCert), then the arguments over them.</summary>
+    private static IConfiguration SettingsFrom(List<(string Name, string Value)> env) => new ConfigurationBuilder()
+        .AddInMemoryCollection(env.Where(e => e.Name.Contains("__", StringComparison.Ordinal)).Select(e => KeyValuePair.Create(e.Name.Replace("__", ":", StringComparison.Ordinal), (string?)e.Value)))
+        .AddCommandLine(ArgsWith(env), NodeCommandLine.SwitchMappings.ToDictionary())
+        .Build();
+
     private static YamlMappingNode Single(string kind, string name) =>
         Manifests.Single(m => Text(At(m, "kind")) == kind && Text(At(m, "metadata.name")) == name);
 
@@ -222,17 +307,14 @@ public sealed class DeployManifestTests
 
     private static string Text(YamlNode node) => ((YamlScalarNode)node).Value ?? string.Empty;
 
-    private static List<YamlMappingNode> LoadManifests()
-    {
-        var manifests = new List<YamlMappingNode>();
-        foreach (var file in Directory.GetFiles(RepositoryFiles.PathOf("deploy", "kubernetes"), "*.yaml"))
-        {
-            var stream = new YamlStream();
-            using var reader = new StreamReader(file);
-            stream.Load(reader);
-            manifests.AddRange(stream.Documents.Select(d => d.RootNode).OfType<YamlMappingNode>());
-        }
+    private static List<YamlMappingNode> LoadManifests() =>
+        [.. Directory.GetFiles(RepositoryFiles.PathOf("deploy", "kubernetes"), "*.yaml").SelectMany(file => LoadYaml(file))];
 
-        return manifests;
+    private static List<YamlMappingNode> LoadYaml(string file)
+    {
+        var stream = new YamlStream();
+        using var reader = new StreamReader(file);
+        stream.Load(reader);
+        return [.. stream.Documents.Select(d => d.RootNode).OfType<YamlMappingNode>()];
     }
 }
