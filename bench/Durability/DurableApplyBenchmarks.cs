@@ -48,7 +48,8 @@ public class DurableApplyBenchmarks
         try
         {
             _store = OpenStore();
-            _runtime = new CartRuntime(new CartRuntimeOptions { IdleTtl = TimeSpan.FromDays(1), SweepInterval = TimeSpan.FromDays(1) }, store: _store);
+            // InlinePassAnswers as the node sets it: these callers only await, like the node's endpoint.
+            _runtime = new CartRuntime(new CartRuntimeOptions { IdleTtl = TimeSpan.FromDays(1), SweepInterval = TimeSpan.FromDays(1), InlinePassAnswers = true }, store: _store);
             var item = BenchCarts.Item(1);
             _batch = [Any.Pack(new AddItem(item) { Quantity = 1 }), Any.Pack(new ChangeQuantity { ItemId = 1, Quantity = 1 })];
             _callers = new Func<Task>[Callers];
