@@ -77,6 +77,8 @@ public sealed class HeartbeatTests
             var failures = logs.Lines.Where(l => l.EventId.Id == HeartbeatStepFailedEventId).ToList();
             Assert.NotEmpty(failures);
             Assert.All(failures, l => Assert.Contains(nameof(CountingDuty), l.Message, StringComparison.Ordinal));
+            var report = membership.Describe();
+            Assert.Matches(@"step failures=([3-9]|\d{2,}) \(last: CountingDuty: ObjectDisposedException: ", report);
 
             // Shutdown still ends the loop.
             await node.StopAsync();

@@ -89,7 +89,7 @@ internal sealed partial class ClusterMembership
                 }
                 catch (Exception ex) when (ex is not OperationCanceledException || !stoppingToken.IsCancellationRequested)
                 {
-                    ClusterLog.HeartbeatStepFailed(_logger, "tick", ex);
+                    HeartbeatStepFailed("tick", ex);
                 }
 
                 // The node's other timed work rides on this beat (idle TTL, retention, the store-health poll).
@@ -101,7 +101,7 @@ internal sealed partial class ClusterMembership
                     }
                     catch (Exception ex)
                     {
-                        ClusterLog.HeartbeatStepFailed(_logger, duty.GetType().Name, ex);
+                        HeartbeatStepFailed(duty.GetType().Name, ex);
                     }
                 }
 
