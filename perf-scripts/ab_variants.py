@@ -4,7 +4,8 @@
   ab_variants.py --variant A=DLL [--variant B=DLL|ENV=V|ENV=V ...] [--echo] [--mode memory] [--rounds 3]
                  [--seconds 3] [--warm 3] [--rpc apply,get]
 
-Each variant is a node (`--store memory` by default; --mode os|fsync for the embedded store) started from DLL
+Each variant is a node (`--store memory` by default; --mode os|fsync for the embedded store; --mode redis: its own
+redis-server per variant, started and pinned to CPU 1 with h2load as perfmatrix.py does) started from DLL
 with the given extra environment (only the variant sees it, the echo ceiling does not). A setting that lives in
 runtimeconfig.json is tried by copying the build folder and editing its runtimeconfig.json. Servers are pinned to
 CPU 0 and h2load to CPU 1 with perfmatrix.py's shape (8 clients x 8 streams over 8 carts), measured server after
@@ -13,9 +14,11 @@ server in every round, so all variants see the same machine load.
 Besides req/s (and its ratio to echo), prints the server's CPU time per request (utime + stime of the process
 over the h2load run, divided by its requests): when other sessions load the machine a server gets only part of
 CPU 0, and its req/s says more about that share than about the code; CPU per request does not depend on it.
+With --mode redis it also prints, per round, redis-server's CPU time per request and the round's script calls
+(INFO commandstats: EVALSHA + EVAL calls per request, usec_per_call).
 Reuses perfmatrix.py's helpers (PERF_DIR, default /work/shared/perf).
 """
-import argparse, os, statistics, subprocess, sys, tempfile
+import argparse, os, re, statistics, subprocess, sys, tempfile, time
 
 PERF = os.environ.get("PERF_DIR", "/work/shared/perf")
 sys.dont_write_bytecode = True
@@ -27,6 +30,32 @@ import protoload  # noqa: E402
 def cpu_seconds(pid):
     fields = open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu1_busy():
+    """(busy, total) jiffies of CPU 1 (h2load's and redis-server's core) from /proc/stat."""
+    for line in open("/proc/stat"):
+        if line.startswith("cpu1 "):
+            v = [int(x) for x in line.split()[1:]]
+            return sum(v) - v[3] - v[4], sum(v)
+    return 0, 1
+
+
+def script_stats(port):
+    """(calls, usec) of EVALSHA + EVAL so far, from INFO commandstats."""
+    out = subprocess.run(["redis-cli", "-p", str(port), "info", "commandstats"], capture_output=True, text=True).stdout
+    calls = usec = 0
+    for m in re.finditer(r"cmdstat_(evalsha|eval):calls=(\d+),usec=(\d+)", out):
+        calls += int(m.group(2))
+        usec += int(m.group(3))
+    return calls, usec
+
+
+def start_redis(port):
+    """perfmatrix.py's redis-server: pinned with h2load to CPU 1, appendonly with appendfsync everysec."""
+    return subprocess.Popen(["taskset", "-c", "1", "redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save",
+                             "", "--appendonly", "yes", "--appendfsync", "everysec", "--dir", tempfile.mkdtemp()],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def bodies(proto_dir, work):
@@ -57,7 +86,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--variant", action="append", required=True, help="NAME=DLL[|ENV=VALUE...]")
     ap.add_argument("--echo", action="store_true", help="add the echo ceiling (ratios are to it)")
-    ap.add_argument("--mode", default="memory", choices=("memory", "os", "fsync"))
+    ap.add_argument("--mode", default="memory", choices=("memory", "os", "fsync", "redis"))
     ap.add_argument("--proto-dir", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "../proto"))
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--seconds", type=int, default=3)
@@ -74,8 +103,13 @@ def main():
     work = tempfile.mkdtemp()
     body = bodies(a.proto_dir, work)
     base_env = dict(os.environ, DOTNET_TC_DelaySingleProcMultiplier="1")
-    procs, ports = {}, {}
+    procs, ports, redis = {}, {}, {}
     try:
+        if a.mode == "redis":
+            for s in variants:
+                rport = perfmatrix.free_port()
+                redis[s] = (rport, start_redis(rport))
+            time.sleep(1)
         for s in servers:
             port = perfmatrix.free_port()
             ports[s] = port
@@ -83,7 +117,8 @@ def main():
                 cmd, env = ["dotnet", perfmatrix.build_anchor("echo", "echo.dll"), str(port)], base_env
             else:
                 dll, extra = variants[s]
-                store = ["--store", "memory"] if a.mode == "memory" else ["--durability", a.mode]
+                store = (["--store", "memory"] if a.mode == "memory" else
+                         ["--store", "redis://127.0.0.1:%d" % redis[s][0]] if a.mode == "redis" else ["--durability", a.mode])
                 cmd = ["dotnet", dll, "--port", str(port), "--host", "127.0.0.1:%d" % port,
                        "--http-port", str(perfmatrix.free_port()), "--data-dir", tempfile.mkdtemp()] + store
                 env = dict(base_env, **extra)
@@ -103,14 +138,27 @@ def main():
                 for s in servers:
                     kind = "anchor" if s == "echo" else "node"
                     before = cpu_seconds(procs[s].pid)
+                    store = redis.get(s)
+                    if store:
+                        store_before, calls_before, cpu1_before = cpu_seconds(store[1].pid), script_stats(store[0]), cpu1_busy()
                     r, bad, _ = perfmatrix.h2load(ports[s], body[kind][rpc], a.seconds, rpc.capitalize())
                     used = cpu_seconds(procs[s].pid) - before
                     # h2load's rate excludes its 1 s warm-up, during which the server worked too.
-                    per_req = 1e6 * used / max(1.0, r * (a.seconds + 1))
+                    requests = max(1.0, r * (a.seconds + 1))
+                    per_req = 1e6 * used / requests
                     rate[s][rpc].append(r)
                     cpu[s][rpc].append(per_req)
-                    print("%s round %d %-10s %8.0f req/s  non-2xx %d  cpu %.1f us/req  core share %.2f"
-                          % (rpc, k + 1, s, r, bad, per_req, used / (a.seconds + 1)), flush=True)
+                    extra = ""
+                    if store:
+                        store_used = cpu_seconds(store[1].pid) - store_before
+                        calls_after, cpu1_after = script_stats(store[0]), cpu1_busy()
+                        calls, usec = calls_after[0] - calls_before[0], calls_after[1] - calls_before[1]
+                        busy = (cpu1_after[0] - cpu1_before[0]) / max(1, cpu1_after[1] - cpu1_before[1])
+                        extra = ("  redis cpu %.1f us/req (share %.2f), scripts %d (%.3f per req, %.1f us per call),"
+                                 " CPU 1 busy %.2f" % (1e6 * store_used / requests, store_used / (a.seconds + 1), calls,
+                                                        calls / requests, usec / calls if calls else 0.0, busy))
+                    print("%s round %d %-10s %8.0f req/s  non-2xx %d  cpu %.1f us/req  core share %.2f%s"
+                          % (rpc, k + 1, s, r, bad, per_req, used / (a.seconds + 1), extra), flush=True)
         print()
         print("| server | " + " | ".join("%s req/s | %s / echo | %s CPU us/req" % (r, r, r) for r in rpcs) + " |")
         print("|---|" + "---|---|---|" * len(rpcs))
@@ -123,7 +171,7 @@ def main():
             print("| %s | %s |" % (s, " | ".join(cells)))
         return 0
     finally:
-        for p in procs.values():
+        for p in list(procs.values()) + [p for _, p in redis.values()]:
             p.terminate()
             try:
                 p.wait(10)
