@@ -106,6 +106,35 @@ public sealed class IdempotencyTests : IAsyncLifetime
     }
 
     [Fact]
+    public void TheWindowsRunningByteTotal_IsRecountedWhenTheWindowChangedBehindIt()
+    {
+        var options = new CartRuntimeOptions { IdempotencyWindowBytes = 16 * 1024 };
+        var record = new CartRecord { State = new CartState { Id = CartId } };
+        var size = default(CartActor.Grains.WindowSize);
+        for (var i = 0; i < 10; i++)
+        {
+            CartActor.Grains.IdempotencyWindow.Remember(record, $"k-{i}", new byte[16], new CartActor.ControlPlane.ApplyResult(), (ulong)i + 1, options, ref size);
+        }
+
+        Assert.Equal(record.Idempotency.Sum(e => (long)e.CalculateSize()), size.Bytes);
+
+        // Something else swaps the window for larger entries (the running total now describes another window): trusted,
+        // it would keep all ten and exceed the byte bound.
+        record.Idempotency.Clear();
+        for (var i = 0; i < 10; i++)
+        {
+            record.Idempotency.Add(new IdempotencyEntry { Key = new string('x', 1700) + i, Version = 1 });
+        }
+
+        CartActor.Grains.IdempotencyWindow.Remember(record, "k-new", new byte[16], new CartActor.ControlPlane.ApplyResult(), 11, options, ref size);
+
+        var bytes = record.Idempotency.Sum(e => (long)e.CalculateSize());
+        Assert.Equal(bytes, size.Bytes);
+        Assert.InRange(bytes, 1, 16 * 1024);
+        Assert.Equal("k-new", record.Idempotency[^1].Key);
+    }
+
+    [Fact]
     public async Task AnEntryOfTheOldFormat_StillReplaysTheReplyItStored()
     {
         var stored = (await _runtime.ApplyKeyedAndReadAsync(CartId + 7, null, AddItem("a"))).Result;

@@ -17,6 +17,7 @@ public sealed class CartGrain
     private readonly CartModel _model;
     private PackedState _current;
     private bool _retired;
+    private WindowSize _windowSize;
     private long _lastAccess;
 
     internal CartGrain(CartModel model, long now, ulong persistedVersion = 0)
@@ -149,7 +150,7 @@ public sealed class CartGrain
         // has nothing to protect, and its entry would never be written to the store.
         if (idempotencyKey is not null && changed > 0)
         {
-            IdempotencyWindow.Remember(_model.Record, idempotencyKey, digest ?? IdempotencyWindow.Digest(Id, mutations), result, Version, context.Options);
+            IdempotencyWindow.Remember(_model.Record, idempotencyKey, digest ?? IdempotencyWindow.Digest(Id, mutations), result, Version, context.Options, ref _windowSize);
         }
 
         return Current(result, isReplay: false);
